@@ -1,0 +1,30 @@
+#include "spiceflow/encode/image_encoder.hpp"
+
+#include <cassert>
+
+#include "encoders.hpp"
+
+namespace spiceflow::encode {
+
+std::string_view to_string(ImageCodec c) {
+  switch (c) {
+    case ImageCodec::raw:
+      return "raw";
+    case ImageCodec::lz4:
+      return "lz4";
+  }
+  return "unknown";
+}
+
+std::unique_ptr<ImageEncoder> make_image_encoder(ImageCodec codec) {
+  switch (codec) {
+    case ImageCodec::raw:
+      return make_raw_encoder();
+    case ImageCodec::lz4:
+      return make_lz4_encoder();
+  }
+  assert(false && "unhandled ImageCodec");
+  return nullptr;
+}
+
+}  // namespace spiceflow::encode

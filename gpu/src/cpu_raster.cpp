@@ -1,0 +1,172 @@
+#include "cpu_raster.hpp"
+
+#include <pixman.h>
+
+#include <cstring>
+#include <limits>
+#include <string>
+#include <unordered_map>
+
+namespace spiceflow::gpu {
+namespace {
+
+// The largest surface side we accept; QXL caps surfaces well below this and a bigger
+// request is a hostile or broken command rather than a real desktop.
+constexpr int32_t kMaxSurfaceSide = 16384;
+
+struct PixmanImageDeleter {
+  void operator()(pixman_image_t* p) const { pixman_image_unref(p); }
+};
+using PixmanImagePtr = std::unique_ptr<pixman_image_t, PixmanImageDeleter>;
+
+// Rectangles come from guest commands; one whose right/bottom edge overflows int32 would
+// make every later intersection meaningless, so such commands are rejected up front.
+bool edges_fit(const Rect& r) {
+  const int64_t right = int64_t(r.x) + r.width;
+  const int64_t bottom = int64_t(r.y) + r.height;
+  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+  return right <= kMax && bottom <= kMax && right >= -kMax && bottom >= -kMax;
+}
+
+std::string describe(const Rect& r) {
+  return std::to_string(r.width) + "x" + std::to_string(r.height) + "+" + std::to_string(r.x) +
+         "+" + std::to_string(r.y);
+}
+
+// One surface: the pixels plus a pixman image over the same memory.
+struct Surface {
+  Image pixels;
+  // Wrapped as a8r8g8b8 rather than x8r8g8b8 so that pixman writes X = 0xff on every fill
+  // and blit (its x888 -> 8888 SRC path sets the top byte). Every pixel of a surface thus
+  // has X = 0xff, whatever the source images carried, which keeps the output bit-exact
+  // across backends and lets tests compare whole words.
+  PixmanImagePtr target;
+};
+
+class CpuRaster final : public RasterBackend {
+ public:
+  std::string_view name() const override { return "cpu"; }
+
+  Status create_surface(uint32_t id, Size size) override {
+    if (size.empty() || size.width > kMaxSurfaceSide || size.height > kMaxSurfaceSide) {
+      return make_error("surface " + std::to_string(id) + ": bad size " +
+                        std::to_string(size.width) + "x" + std::to_string(size.height));
+    }
+    Surface s{Image(size.width, size.height), nullptr};
+    s.target.reset(pixman_image_create_bits(PIXMAN_a8r8g8b8, size.width, size.height,
+                                            reinterpret_cast<uint32_t*>(s.pixels.data()),
+                                            s.pixels.stride()));
+    if (!s.target) return make_error("surface " + std::to_string(id) + ": pixman failed");
+    // Image() is zero-filled; surfaces start opaque black.
+    for (int32_t y = 0; y < size.height; ++y) {
+      uint32_t* row = s.pixels.row(y);
+      std::fill(row, row + size.width, 0xff000000u);
+    }
+    surfaces_.insert_or_assign(id, std::move(s));
+    return Status::success();
+  }
+
+  void destroy_surface(uint32_t id) override { surfaces_.erase(id); }
+
+  Result<Rect> apply(const DrawCommand& cmd) override {
+    auto it = surfaces_.find(cmd.surface_id);
+    if (it == surfaces_.end()) {
+      return make_error("no surface " + std::to_string(cmd.surface_id));
+    }
+    Surface& s = it->second;
+    const Rect surface_rect = Rect::from_size(s.pixels.size());
+    if (!edges_fit(cmd.clip)) return make_error("clip " + describe(cmd.clip) + " overflows");
+    const Rect bounds = cmd.clip.empty() ? surface_rect : intersect(cmd.clip, surface_rect);
+    return std::visit([&](const auto& op) { return draw(s, bounds, op); }, cmd.op);
+  }
+
+  ImageView view(uint32_t id) const override {
+    auto it = surfaces_.find(id);
+    return it == surfaces_.end() ? ImageView{} : it->second.pixels.view();
+  }
+
+ private:
+  static Result<Rect> draw(Surface& s, const Rect& bounds, const FillOp& op) {
+    if (!edges_fit(op.rect)) return make_error("fill " + describe(op.rect) + " overflows");
+    const Rect r = intersect(op.rect, bounds);
+    if (r.empty()) return Rect{};
+    // pixman takes 16-bit channels; c * 0x101 maps 0xab to 0xabab so the 8-bit store is
+    // exact. Alpha is forced opaque (see Surface::target).
+    const auto widen = [](uint32_t c) { return uint16_t((c & 0xffu) * 0x101u); };
+    const pixman_color_t color{widen(op.color >> 16), widen(op.color >> 8), widen(op.color),
+                               0xffff};
+    const pixman_box32_t box{r.left(), r.top(), r.right(), r.bottom()};
+    pixman_image_fill_boxes(PIXMAN_OP_SRC, s.target.get(), &color, 1, &box);
+    return r;
+  }
+
+  static Result<Rect> draw(Surface& s, const Rect& bounds, const BlitOp& op) {
+    if (!op.src) return make_error("blit without a source image");
+    if (!edges_fit(op.dst)) return make_error("blit " + describe(op.dst) + " overflows");
+    const Rect src_area{op.src_pos.x, op.src_pos.y, op.dst.width, op.dst.height};
+    // Checked before clipping: a source that is too small is a broken command even when
+    // the clip would hide the missing part.
+    if (!edges_fit(src_area) || !Rect::from_size(op.src->size()).contains(src_area)) {
+      return make_error("blit source " + describe(src_area) + " outside its " +
+                        std::to_string(op.src->width()) + "x" + std::to_string(op.src->height()) +
+                        " image");
+    }
+    const Rect r = intersect(op.dst, bounds);
+    if (r.empty()) return Rect{};
+    // pixman wants a mutable pointer but only reads a composite source.
+    PixmanImagePtr src(pixman_image_create_bits(
+        PIXMAN_x8r8g8b8, op.src->width(), op.src->height(),
+        const_cast<uint32_t*>(reinterpret_cast<const uint32_t*>(op.src->data())),
+        op.src->stride()));
+    if (!src) return make_error("blit: pixman failed to wrap the source");
+    pixman_image_composite32(PIXMAN_OP_SRC, src.get(), nullptr, s.target.get(),
+                             op.src_pos.x + (r.x - op.dst.x), op.src_pos.y + (r.y - op.dst.y), 0, 0,
+                             r.x, r.y, r.width, r.height);
+    return r;
+  }
+
+  static Result<Rect> draw(Surface& s, const Rect& bounds, const CopyBitsOp& op) {
+    if (!edges_fit(op.dst)) return make_error("copy-bits " + describe(op.dst) + " overflows");
+    const Rect src_area{op.src.x, op.src.y, op.dst.width, op.dst.height};
+    if (!edges_fit(src_area))
+      return make_error("copy-bits source " + describe(src_area) + " overflows");
+    const int64_t dx64 = int64_t(op.dst.x) - op.src.x;
+    const int64_t dy64 = int64_t(op.dst.y) - op.src.y;
+    const Rect surface_rect = Rect::from_size(s.pixels.size());
+    if (dx64 <= -surface_rect.width || dx64 >= surface_rect.width || dy64 <= -surface_rect.height ||
+        dy64 >= surface_rect.height) {
+      return Rect{};  // the source lies wholly off the surface
+    }
+    const int32_t dx = int32_t(dx64);
+    const int32_t dy = int32_t(dy64);
+    // The clip limits what is written, not what is read: a destination pixel is drawn
+    // when it is inside the clip and its source pixel is on the surface.
+    const Rect r = intersect(intersect(op.dst, bounds), surface_rect.translated(dx, dy));
+    if (r.empty()) return Rect{};
+    const size_t row_bytes = size_t(r.width) * 4;
+    const int32_t sx = r.x - dx;
+    const int32_t sy = r.y - dy;
+    Image& px = s.pixels;
+    // Moving down, rows are copied bottom-up so each source row is read before it is
+    // overwritten; moving up or sideways, top-down. memmove covers the sideways overlap.
+    if (dy > 0) {
+      for (int32_t i = r.height - 1; i >= 0; --i) {
+        std::memmove(px.row(r.y + i) + r.x, px.row(sy + i) + sx, row_bytes);
+      }
+    } else {
+      for (int32_t i = 0; i < r.height; ++i) {
+        std::memmove(px.row(r.y + i) + r.x, px.row(sy + i) + sx, row_bytes);
+      }
+    }
+    return r;
+  }
+
+  // Owned by the desktop's render stage (one thread at a time, see raster.hpp).
+  std::unordered_map<uint32_t, Surface> surfaces_;
+};
+
+}  // namespace
+
+std::unique_ptr<RasterBackend> make_cpu_raster() { return std::make_unique<CpuRaster>(); }
+
+}  // namespace spiceflow::gpu
