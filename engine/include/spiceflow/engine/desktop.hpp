@@ -1,0 +1,106 @@
+#pragma once
+/// A Desktop is one display pipeline: a source of draw commands (a synthetic workload
+/// today; QXL and replays later) run through a oneTBB flow graph
+///   ingest -> render -> classify -> encode -> publish
+/// that keeps the true picture in a raster backend's surface and publishes versioned,
+/// immutable Frames: a map of tiles, each with its pixels, its lossless encodings and the
+/// version that last changed it. Clients pull the newest Frame when they can send and
+/// ship only tiles newer than what they already have, so a slow client gets fewer, fresher
+/// updates and nothing queues up (memory per desktop: two surface copies plus encodings).
+///
+/// Threading: see engine/README.md. post_input(), latest(), subscribe() and the accessors
+/// are thread-safe; the pipeline runs on the Engine's scheduler thread and TBB workers.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "spiceflow/core/draw.hpp"
+#include "spiceflow/core/input.hpp"
+#include "spiceflow/encode/image_encoder.hpp"
+#include "spiceflow/qxl/synthetic.hpp"
+
+namespace spiceflow::engine {
+
+/// One tile of the published picture. Immutable once published.
+struct Tile {
+  Rect rect;
+  uint64_t version = 0;  ///< the frame version that last changed this tile
+  std::shared_ptr<const Image> pixels;
+  /// LZ4 payload, or null when the codec declined (then send raw).
+  std::shared_ptr<const encode::EncodedImage> lz4;
+};
+
+/// An immutable published state of the primary surface.
+struct Frame {
+  uint64_t version = 0;
+  /// Changes whenever the primary surface is (re)created; clients then start over.
+  uint64_t surface_generation = 0;
+  Size size;
+  int32_t tile_size = 0;
+  std::vector<std::shared_ptr<const Tile>> tiles;  ///< row-major
+
+  /// The whole picture as one image (assembled from the tiles).
+  Image assemble() const;
+};
+
+struct DesktopOptions {
+  std::string synthetic = "office";
+  qxl::SyntheticOptions source;
+  std::string raster = "auto";
+  /// Written once, as binary PPM, after the first frame is rendered (empty = none).
+  std::string dump_frame_path;
+  int32_t tile_size = 128;
+};
+
+class Desktop {
+ public:
+  /// Builds the source, raster backend and graph. Errors are set-up errors (bad name...).
+  static Result<std::unique_ptr<Desktop>> create(int index, const DesktopOptions& opts);
+  ~Desktop();
+  Desktop(const Desktop&) = delete;
+  Desktop& operator=(const Desktop&) = delete;
+
+  int index() const { return index_; }
+  int fps() const { return opts_.source.fps; }
+  std::string_view raster_name() const;
+
+  /// The newest published frame (null before the first one). Thread-safe.
+  std::shared_ptr<const Frame> latest() const;
+
+  /// Registers `cb`, called (on a pipeline thread) after every publish. Returns an id.
+  uint64_t subscribe(std::function<void()> cb);
+  void unsubscribe(uint64_t id);
+
+  /// Queues an input event for the next frame. Thread-safe; bounded: when full the oldest
+  /// pointer motion is dropped (key and button events are kept up to the bound).
+  void post_input(const InputEvent& ev);
+
+  /// Runs one pipeline pass (called by the Engine's scheduler). Returns false when the
+  /// previous pass is still in flight (the tick is skipped: frames drop, queues do not grow).
+  bool tick();
+  /// Waits until no pass is in flight.
+  void wait_idle();
+
+  /// Pipeline statistics.
+  struct Stats {
+    uint64_t frames = 0;        ///< passes completed
+    uint64_t skipped_ticks = 0;
+    uint64_t tiles_encoded = 0;
+  };
+  Stats stats() const;
+
+ private:
+  Desktop(int index, DesktopOptions opts);
+  struct Pipeline;
+
+  const int index_;
+  const DesktopOptions opts_;
+  std::unique_ptr<Pipeline> pipeline_;
+};
+
+}  // namespace spiceflow::engine

@@ -1,0 +1,321 @@
+#include "spiceflow/engine/desktop.hpp"
+
+#include <tbb/flow_graph.h>
+#include <tbb/parallel_for.h>
+
+#include <chrono>
+#include <cstdio>
+#include <condition_variable>
+#include <deque>
+
+#include "classify.hpp"
+#include "spiceflow/core/log.hpp"
+#include "spiceflow/gpu/raster.hpp"
+
+namespace spiceflow::engine {
+
+namespace {
+constexpr size_t kMaxQueuedInputs = 1024;
+
+// Everything one pipeline pass carries from stage to stage. Owned by the pass; each stage
+// fills in its part. Passed as a shared_ptr so no stage copies pixels it does not touch.
+struct Pass {
+  uint64_t frame_no = 0;
+  DrawBatch batch;
+  bool surface_recreated = false;
+  std::vector<int32_t> dirty;                    // tile indices, row-major
+  std::vector<std::shared_ptr<Image>> pixels;    // per dirty tile
+  std::vector<TileClass> classes;                // per dirty tile
+  std::vector<std::shared_ptr<const Tile>> tiles;  // per dirty tile, after encode
+};
+using PassPtr = std::shared_ptr<Pass>;
+}  // namespace
+
+Image Frame::assemble() const {
+  Image out(size.width, size.height);
+  for (const auto& t : tiles) {
+    for (int32_t y = 0; y < t->rect.height; ++y) {
+      std::memcpy(out.row(t->rect.y + y) + t->rect.x, t->pixels->row(y),
+                  size_t(t->rect.width) * 4);
+    }
+  }
+  return out;
+}
+
+struct Desktop::Pipeline {
+  explicit Pipeline(Desktop& d) : owner(d) {}
+
+  Desktop& owner;
+  // Used only by the stage that is running (passes never overlap: see in_flight).
+  std::unique_ptr<qxl::SyntheticDesktop> source;
+  std::unique_ptr<gpu::RasterBackend> raster;
+  std::unique_ptr<encode::ImageEncoder> lz4;
+  std::unique_ptr<gpu::DamageGrid> damage;
+  Classifier classifier;
+  Size size;
+  uint64_t surface_generation = 0;
+  uint64_t version = 0;
+  uint64_t frame_no = 0;
+  bool started = false;
+  bool dumped = false;
+  std::vector<std::shared_ptr<const Tile>> tiles;  // the current tile map
+
+  mutable std::mutex pub_mu;
+  std::shared_ptr<const Frame> latest;  // guarded by pub_mu
+
+  std::mutex in_mu;
+  std::deque<InputEvent> inputs;  // guarded by in_mu
+
+  std::mutex sub_mu;
+  std::vector<std::pair<uint64_t, std::function<void()>>> subscribers;  // guarded by sub_mu
+  uint64_t next_sub = 1;                                                 // guarded by sub_mu
+
+  std::atomic<bool> in_flight{false};
+  std::mutex idle_mu;
+  std::condition_variable idle_cv;
+
+  std::atomic<uint64_t> frames{0}, skipped{0}, tiles_encoded{0};
+
+  tbb::flow::graph graph;
+  std::unique_ptr<tbb::flow::function_node<PassPtr, PassPtr>> ingest_node, render_node,
+      classify_node, encode_node;
+  std::unique_ptr<tbb::flow::function_node<PassPtr, tbb::flow::continue_msg>> publish_node;
+
+  void build_graph();
+  PassPtr ingest(PassPtr p);
+  PassPtr render(PassPtr p);
+  PassPtr classify(PassPtr p);
+  PassPtr encode(PassPtr p);
+  void publish(const PassPtr& p);
+  void finish_pass();
+};
+
+void Desktop::Pipeline::build_graph() {
+  using namespace tbb::flow;
+  ingest_node = std::make_unique<function_node<PassPtr, PassPtr>>(
+      graph, serial, [this](PassPtr p) { return ingest(std::move(p)); });
+  render_node = std::make_unique<function_node<PassPtr, PassPtr>>(
+      graph, serial, [this](PassPtr p) { return render(std::move(p)); });
+  classify_node = std::make_unique<function_node<PassPtr, PassPtr>>(
+      graph, serial, [this](PassPtr p) { return classify(std::move(p)); });
+  encode_node = std::make_unique<function_node<PassPtr, PassPtr>>(
+      graph, serial, [this](PassPtr p) { return encode(std::move(p)); });
+  publish_node = std::make_unique<function_node<PassPtr, continue_msg>>(
+      graph, serial, [this](const PassPtr& p) {
+        publish(p);
+        return continue_msg();
+      });
+  make_edge(*ingest_node, *render_node);
+  make_edge(*render_node, *classify_node);
+  make_edge(*classify_node, *encode_node);
+  make_edge(*encode_node, *publish_node);
+}
+
+PassPtr Desktop::Pipeline::ingest(PassPtr p) {
+  if (!started) {
+    p->batch = source->start();
+    started = true;
+  } else {
+    std::deque<InputEvent> pending;
+    {
+      std::lock_guard lock(in_mu);
+      pending.swap(inputs);
+    }
+    for (const auto& ev : pending) source->on_input(ev);
+    p->batch = source->next_frame(++frame_no);
+  }
+  p->frame_no = frame_no;
+  return p;
+}
+
+PassPtr Desktop::Pipeline::render(PassPtr p) {
+  for (const auto& c : p->batch.creates) {
+    if (c.surface_id != 0) continue;  // off-screen surfaces come with QXL
+    if (auto st = raster->create_surface(0, c.size); !st) {
+      log::error("desktop {}: cannot create primary surface: {}", owner.index(),
+                 st.error().message);
+      continue;
+    }
+    size = c.size;
+    damage = std::make_unique<gpu::DamageGrid>(size, owner.opts_.tile_size);
+    damage->mark_all();
+    tiles.assign(size_t(damage->columns()) * size_t(damage->rows()), nullptr);
+    ++surface_generation;
+    p->surface_recreated = true;
+  }
+  if (!damage) return p;
+  for (const auto& cmd : p->batch.commands) {
+    auto r = raster->apply(cmd);
+    if (!r) {
+      // A bad command is rejected alone; the rest of the batch still applies.
+      log::warn("desktop {}: draw command rejected: {}", owner.index(), r.error().message);
+      continue;
+    }
+    damage->mark(*r);
+  }
+  const ImageView surface = raster->view(0);
+  p->dirty = damage->take_indices();
+  p->pixels.reserve(p->dirty.size());
+  for (int32_t i : p->dirty) {
+    p->pixels.push_back(std::make_shared<Image>(Image::copy_of(surface, damage->tile_rect(i))));
+  }
+  return p;
+}
+
+PassPtr Desktop::Pipeline::classify(PassPtr p) {
+  p->classes.resize(p->dirty.size());
+  for (size_t k = 0; k < p->dirty.size(); ++k) {
+    p->classes[k] = classifier.classify(p->dirty[k], p->frame_no);
+  }
+  return p;
+}
+
+PassPtr Desktop::Pipeline::encode(PassPtr p) {
+  const uint64_t next_version = version + 1;
+  p->tiles.resize(p->dirty.size());
+  // Damaged tiles are independent: encode them in parallel on the TBB workers.
+  tbb::parallel_for(size_t(0), p->dirty.size(), [&](size_t k) {
+    auto tile = std::make_shared<Tile>();
+    tile->rect = damage->tile_rect(p->dirty[k]);
+    tile->version = next_version;
+    tile->pixels = p->pixels[k];
+    auto res = lz4->encode(p->pixels[k]->view());
+    if (auto* enc = std::get_if<encode::EncodedImage>(&res)) {
+      tile->lz4 = std::make_shared<encode::EncodedImage>(std::move(*enc));
+    }
+    p->tiles[k] = std::move(tile);
+  });
+  tiles_encoded += p->dirty.size();
+  return p;
+}
+
+void Desktop::Pipeline::publish(const PassPtr& p) {
+  if (!p->dirty.empty()) {
+    ++version;
+    for (size_t k = 0; k < p->dirty.size(); ++k) tiles[size_t(p->dirty[k])] = p->tiles[k];
+    auto frame = std::make_shared<Frame>();
+    frame->version = version;
+    frame->surface_generation = surface_generation;
+    frame->size = size;
+    frame->tile_size = damage->tile();
+    frame->tiles = tiles;
+    {
+      std::lock_guard lock(pub_mu);
+      latest = frame;
+    }
+    if (!dumped && !owner.opts_.dump_frame_path.empty()) {
+      dumped = true;
+      // Write to a temporary name and rename, so a reader polling for the file never
+      // sees a half-written picture.
+      const std::string tmp = owner.opts_.dump_frame_path + ".tmp";
+      Image img = frame->assemble();
+      if (auto st = write_ppm(tmp, img.view()); !st) {
+        log::error("desktop {}: --dump-frame: {}", owner.index(), st.error().message);
+      } else if (std::rename(tmp.c_str(), owner.opts_.dump_frame_path.c_str()) != 0) {
+        log::error("desktop {}: cannot rename {} to {}", owner.index(), tmp,
+                   owner.opts_.dump_frame_path);
+      } else {
+        log::info("desktop {}: wrote frame {} to {}", owner.index(), version,
+                  owner.opts_.dump_frame_path);
+      }
+    }
+    std::vector<std::function<void()>> cbs;
+    {
+      std::lock_guard lock(sub_mu);
+      for (auto& [id, cb] : subscribers) cbs.push_back(cb);
+    }
+    for (auto& cb : cbs) cb();
+  }
+  finish_pass();
+}
+
+void Desktop::Pipeline::finish_pass() {
+  ++frames;
+  {
+    std::lock_guard lock(idle_mu);
+    in_flight = false;
+  }
+  idle_cv.notify_all();
+}
+
+Desktop::Desktop(int index, DesktopOptions opts)
+    : index_(index), opts_(std::move(opts)), pipeline_(std::make_unique<Pipeline>(*this)) {}
+
+Desktop::~Desktop() {
+  wait_idle();
+  pipeline_->graph.wait_for_all();
+}
+
+Result<std::unique_ptr<Desktop>> Desktop::create(int index, const DesktopOptions& opts) {
+  auto source = qxl::make_synthetic(opts.synthetic, opts.source);
+  if (!source) return source.error();
+  auto raster = gpu::make_raster(opts.raster);
+  if (!raster) return raster.error();
+  if (opts.tile_size < 16 || opts.tile_size > 1024) {
+    return make_error("tile size must be within 16..1024");
+  }
+  std::unique_ptr<Desktop> d(new Desktop(index, opts));
+  auto& p = *d->pipeline_;
+  p.source = std::move(*source);
+  p.raster = std::move(*raster);
+  p.lz4 = encode::make_image_encoder(encode::ImageCodec::lz4);
+  p.build_graph();
+  log::info("desktop {}: synthetic '{}' {}x{} @ {} fps{}, raster backend '{}'", index,
+            opts.synthetic, opts.source.size.width, opts.source.size.height, opts.source.fps,
+            opts.source.frozen ? " (frozen)" : "", p.raster->name());
+  return d;
+}
+
+std::string_view Desktop::raster_name() const { return pipeline_->raster->name(); }
+
+std::shared_ptr<const Frame> Desktop::latest() const {
+  std::lock_guard lock(pipeline_->pub_mu);
+  return pipeline_->latest;
+}
+
+uint64_t Desktop::subscribe(std::function<void()> cb) {
+  std::lock_guard lock(pipeline_->sub_mu);
+  const uint64_t id = pipeline_->next_sub++;
+  pipeline_->subscribers.emplace_back(id, std::move(cb));
+  return id;
+}
+
+void Desktop::unsubscribe(uint64_t id) {
+  std::lock_guard lock(pipeline_->sub_mu);
+  std::erase_if(pipeline_->subscribers, [id](const auto& s) { return s.first == id; });
+}
+
+void Desktop::post_input(const InputEvent& ev) {
+  std::lock_guard lock(pipeline_->in_mu);
+  auto& q = pipeline_->inputs;
+  if (q.size() >= kMaxQueuedInputs) {
+    // Drop the oldest pointer move: a later position supersedes it anyway.
+    auto it = std::find_if(q.begin(), q.end(), [](const InputEvent& e) {
+      return std::holds_alternative<PointerEvent>(e) || std::holds_alternative<MotionEvent>(e);
+    });
+    if (it == q.end()) return;  // only keys and buttons queued: drop the newest event
+    q.erase(it);
+  }
+  q.push_back(ev);
+}
+
+bool Desktop::tick() {
+  bool expected = false;
+  if (!pipeline_->in_flight.compare_exchange_strong(expected, true)) {
+    ++pipeline_->skipped;
+    return false;
+  }
+  pipeline_->ingest_node->try_put(std::make_shared<Pass>());
+  return true;
+}
+
+void Desktop::wait_idle() {
+  std::unique_lock lock(pipeline_->idle_mu);
+  pipeline_->idle_cv.wait(lock, [&] { return !pipeline_->in_flight.load(); });
+}
+
+Desktop::Stats Desktop::stats() const {
+  return {pipeline_->frames.load(), pipeline_->skipped.load(), pipeline_->tiles_encoded.load()};
+}
+
+}  // namespace spiceflow::engine

@@ -1,0 +1,122 @@
+#pragma once
+// Channel clients: one per linked socket (main, display, inputs, cursor). The base class
+// frames messages (mini or full data header), enforces the size bound, runs SET_ACK/ACK
+// flow control and PING/PONG, and dispatches each message to the concrete channel.
+// Threading: everything here runs on the server's event-loop thread.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "peer.hpp"
+#include "spiceflow/engine/desktop.hpp"
+#include "spiceflow/net/link.hpp"
+#include "spiceflow/net/messages.hpp"
+#include "spiceflow/net/server.hpp"
+
+namespace spiceflow::net {
+
+class ChannelClient;
+
+/// What a channel needs from the server that owns it.
+class ServerContext {
+ public:
+  virtual ~ServerContext() = default;
+  virtual EventLoop& loop() = 0;
+  virtual const ServerOptions& options() const = 0;
+  virtual engine::Desktop& desktop(int index) = 0;
+  virtual ServerStats& stats() = 0;
+  /// Asks the server to destroy `c` (deferred: safe from inside c's callbacks).
+  virtual void retire(ChannelClient* c, const std::string& reason) = 0;
+  /// Milliseconds on the multimedia clock (monotonic, shared by all channels).
+  virtual uint32_t mm_time() const = 0;
+};
+
+/// The largest client message we accept; anything bigger closes the client.
+inline constexpr uint32_t kMaxClientMessage = 256 * 1024;
+
+class ChannelClient {
+ public:
+  ChannelClient(ServerContext& ctx, std::unique_ptr<Peer> peer, const LinkMess& link,
+                uint32_t session_id, int desktop);
+  virtual ~ChannelClient();
+  ChannelClient(const ChannelClient&) = delete;
+  ChannelClient& operator=(const ChannelClient&) = delete;
+
+  /// Called once after the link succeeded; `leftover` holds bytes that arrived already.
+  void begin();
+  uint8_t channel_type() const { return link_.channel_type; }
+  uint32_t session_id() const { return session_id_; }
+  int desktop_index() const { return desktop_; }
+  const std::string& name() const { return peer_->name(); }
+  Peer& peer() { return *peer_; }
+  /// Sends SPICE_MSG_DISCONNECTING and closes once it is out.
+  void disconnect(const std::string& reason);
+  /// A protocol violation: NOTIFY the client (error severity) and close.
+  void fail(const std::string& reason);
+  /// Called when a desktop this channel shows published a new frame.
+  virtual void on_frame() {}
+
+ protected:
+  virtual void start() = 0;
+  /// Handles one channel-specific message; returns false for a protocol violation
+  /// (bad body), which closes this client.
+  virtual bool handle(uint16_t type, std::span<const uint8_t> body) = 0;
+  /// The output queue dropped below the low-water mark, or the ACK window reopened.
+  virtual void on_room() {}
+
+  void send(uint16_t type, const msg::Bytes& body);
+  void send_empty(uint16_t type) { send(type, {}); }
+  bool has_channel_cap(uint32_t bit) const { return link_.channel_caps.has(bit); }
+  bool has_common_cap(uint32_t bit) const { return link_.common_caps.has(bit); }
+  /// Starts ACK flow control: sends SET_ACK; sending then pauses while more than
+  /// 2 * window messages are unacknowledged.
+  void start_acks(uint32_t window);
+  bool waiting_for_ack() const;
+  /// Room to send more (not waiting for an ACK, output queue below low water).
+  bool can_send() const;
+  /// Sends a PING (the reply's round trip is logged at debug level).
+  void send_ping();
+
+  ServerContext& ctx_;
+  std::unique_ptr<Peer> peer_;
+  const LinkMess link_;
+  const uint32_t session_id_;
+  const int desktop_;
+
+ private:
+  void on_input();
+  bool handle_common(uint16_t type, std::span<const uint8_t> body, bool* handled);
+
+  bool mini_header_ = false;
+  uint64_t serial_ = 0;
+  // ACK flow control (as the SPICE client implements it: it sends ACK every `window`
+  // messages after an ACK_SYNC for the current generation).
+  bool acks_ = false;
+  uint32_t ack_generation_ = 0;
+  uint32_t client_generation_ = ~0u;
+  uint32_t ack_window_ = 0;
+  uint32_t unacked_ = 0;
+  uint32_t ping_id_ = 0;
+  std::chrono::steady_clock::time_point ping_sent_;
+};
+
+std::unique_ptr<ChannelClient> make_main_channel(ServerContext& ctx, std::unique_ptr<Peer> peer,
+                                                 const LinkMess& link, uint32_t session_id,
+                                                 int desktop);
+std::unique_ptr<ChannelClient> make_display_channel(ServerContext& ctx,
+                                                    std::unique_ptr<Peer> peer,
+                                                    const LinkMess& link, uint32_t session_id,
+                                                    int desktop);
+std::unique_ptr<ChannelClient> make_inputs_channel(ServerContext& ctx, std::unique_ptr<Peer> peer,
+                                                   const LinkMess& link, uint32_t session_id,
+                                                   int desktop);
+std::unique_ptr<ChannelClient> make_cursor_channel(ServerContext& ctx, std::unique_ptr<Peer> peer,
+                                                   const LinkMess& link, uint32_t session_id,
+                                                   int desktop);
+
+/// The channel capabilities the server advertises for `channel_type` in its link reply.
+Caps server_channel_caps(uint8_t channel_type);
+
+}  // namespace spiceflow::net

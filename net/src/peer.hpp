@@ -1,0 +1,84 @@
+#pragma once
+// One non-blocking TCP connection driven by the event loop: a bounded input buffer that
+// the protocol layer consumes from the front, and an output queue flushed with writev as
+// the socket allows. Threading: loop thread only.
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "spiceflow/net/event_loop.hpp"
+
+namespace spiceflow::net {
+
+class Peer {
+ public:
+  /// Takes ownership of `fd` (non-blocking, connected).
+  Peer(EventLoop& loop, int fd, std::string name);
+  ~Peer();
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
+
+  const std::string& name() const { return name_; }
+  int fd() const { return fd_; }
+
+  /// Received bytes not yet consumed.
+  std::span<const uint8_t> input() const {
+    return {in_.data() + in_head_, in_.size() - in_head_};
+  }
+  void consume(size_t n);
+  /// Unconsumed input beyond this closes the connection (a peer announcing a huge
+  /// message cannot make us buffer it).
+  void set_input_limit(size_t bytes) { input_limit_ = bytes; }
+
+  /// Called after new input arrived (the handler consumes what it can).
+  void on_input(std::function<void()> cb) { on_input_ = std::move(cb); }
+  /// Called when queued output drops below the low-water mark after a flush.
+  void on_drain(std::function<void()> cb) { on_drain_ = std::move(cb); }
+  /// Called once when the connection closes (by the peer, an error, or close()).
+  void on_close(std::function<void(const std::string& reason)> cb) { on_close_ = std::move(cb); }
+
+  void send(std::vector<uint8_t> bytes);
+  size_t queued_bytes() const { return queued_; }
+  /// Stops all I/O and closes the socket; on_close runs once. Safe inside callbacks.
+  void close(const std::string& reason);
+  /// Sends what is queued (best effort, bounded wait-free) then closes.
+  void close_after_flush(const std::string& reason);
+  bool closed() const { return fd_ < 0; }
+  /// Closed, or closing once the queued output is out: accept no more input.
+  bool closing() const { return closed() || closing_after_flush_; }
+
+  uint64_t bytes_sent() const { return bytes_sent_; }
+  uint64_t bytes_received() const { return bytes_received_; }
+
+  static constexpr size_t kLowWater = 256 * 1024;
+
+ private:
+  void handle(uint32_t ready);
+  void read_some();
+  void flush();
+  void update_interest();
+
+  EventLoop& loop_;
+  int fd_;
+  std::string name_;
+  WatchId watch_ = 0;
+  uint32_t interest_ = 0;
+  std::vector<uint8_t> in_;
+  size_t in_head_ = 0;
+  size_t input_limit_ = 1 << 20;
+  std::deque<std::vector<uint8_t>> out_;
+  size_t out_head_ = 0;  // bytes of out_.front() already sent
+  size_t queued_ = 0;
+  bool closing_after_flush_ = false;
+  std::string close_reason_;
+  uint64_t bytes_sent_ = 0;
+  uint64_t bytes_received_ = 0;
+  std::function<void()> on_input_;
+  std::function<void()> on_drain_;
+  std::function<void(const std::string&)> on_close_;
+};
+
+}  // namespace spiceflow::net

@@ -1,0 +1,486 @@
+#include "spiceflow/net/server.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spice/enums.h>
+#include <spice/protocol.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <unordered_map>
+
+#include "channel.hpp"
+#include "spiceflow/core/bytes.hpp"
+#include "spiceflow/core/log.hpp"
+
+namespace spiceflow::net {
+
+Result<ImageCompression> parse_image_compression(std::string_view name) {
+  if (name == "auto") return ImageCompression::automatic;
+  if (name == "lz4") return ImageCompression::lz4;
+  if (name == "off") return ImageCompression::off;
+  return make_error("unknown image compression '" + std::string(name) + "' (auto, lz4, off)");
+}
+
+namespace {
+
+// At most this many connections may be in the link stage at once; more are refused at
+// accept, so idle half-open connections cannot grow memory without bound.
+constexpr size_t kMaxPendingLinks = 256;
+
+std::string peer_name(const sockaddr_storage& ss) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  uint16_t port = 0;
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    port = ntohs(a->sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+Result<int> listen_on(const std::string& addr, uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  const std::string service = std::to_string(port);
+  if (int rc = getaddrinfo(addr.c_str(), service.c_str(), &hints, &res); rc != 0) {
+    return make_error("cannot resolve " + addr + ": " + gai_strerror(rc));
+  }
+  std::string last_error = "no usable address";
+  int fd = -1;
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      last_error = std::strerror(errno);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 128) == 0) break;
+    last_error = std::strerror(errno);
+    ::close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0) return make_error("cannot listen on " + addr + ":" + service + ": " + last_error);
+  return fd;
+}
+
+}  // namespace
+
+// One connection in the link stage: reads SpiceLinkHeader + SpiceLinkMess, answers with
+// SpiceLinkReply (fresh RSA key), then reads the auth mechanism and the ticket.
+class LinkSession {
+ public:
+  enum class State { header, mess, auth, ticket, done };
+
+  LinkSession(Server::Impl& server, std::unique_ptr<Peer> peer, int desktop, uint64_t id);
+  ~LinkSession();
+  std::unique_ptr<Peer> release_peer() { return std::move(peer_); }
+  uint64_t id() const { return id_; }
+
+ private:
+  void on_input();
+  bool step();
+  void refuse(uint32_t error, const std::string& why, bool with_reply);
+  void finish_auth(const std::string& password);
+
+  Server::Impl& server_;
+  std::unique_ptr<Peer> peer_;
+  const int desktop_;
+  const uint64_t id_;
+  State state_ = State::header;
+  LinkHeader header_;
+  LinkMess mess_;
+  std::optional<TicketKey> key_;
+  TimerId timeout_ = 0;
+};
+
+struct Server::Impl final : ServerContext {
+  ServerOptions opts;
+  engine::Engine& engine;
+  std::unique_ptr<EventLoop> loop_;
+  struct Listener {
+    int fd = -1;
+    WatchId watch = 0;
+    int desktop = 0;
+  };
+  std::vector<Listener> listeners;
+  std::unordered_map<uint64_t, std::unique_ptr<LinkSession>> links;
+  std::unordered_map<ChannelClient*, std::unique_ptr<ChannelClient>> channels;
+  struct Session {
+    int desktop = 0;
+    ChannelClient* main = nullptr;
+  };
+  std::unordered_map<uint32_t, Session> sessions;
+  std::vector<uint64_t> subscriptions;
+  std::vector<std::unique_ptr<std::atomic<bool>>> frame_pending;
+  std::mt19937 rng{std::random_device{}()};
+  uint64_t next_link_id = 1;
+  std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
+  bool stopping = false;
+
+  ServerStats live;  // loop thread only
+  mutable std::mutex stats_mu;
+  ServerStats snapshot;  // guarded by stats_mu
+  uint64_t closed_sent = 0, closed_received = 0;
+
+  Impl(const ServerOptions& o, engine::Engine& e) : opts(o), engine(e) {}
+  ~Impl() override {
+    for (size_t i = 0; i < subscriptions.size(); ++i) engine.desktop(i).unsubscribe(subscriptions[i]);
+    channels.clear();
+    links.clear();
+    for (auto& l : listeners) {
+      if (l.fd >= 0) ::close(l.fd);
+    }
+  }
+
+  // ServerContext
+  EventLoop& loop() override { return *loop_; }
+  const ServerOptions& options() const override { return opts; }
+  engine::Desktop& desktop(int index) override { return engine.desktop(size_t(index)); }
+  ServerStats& stats() override { return live; }
+  uint32_t mm_time() const override {
+    return uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - epoch)
+                        .count());
+  }
+
+  void retire(ChannelClient* c, const std::string& reason) override {
+    log::info("{}: channel {} closed: {}", c->name(), int(c->channel_type()), reason);
+    closed_sent += c->peer().bytes_sent();
+    closed_received += c->peer().bytes_received();
+    // Destroy later: we are inside one of c's callbacks.
+    loop_->post([this, c] {
+      auto it = channels.find(c);
+      if (it == channels.end()) return;
+      auto owned = std::move(it->second);
+      channels.erase(it);
+      auto s = sessions.find(owned->session_id());
+      if (s != sessions.end() && s->second.main == owned.get()) {
+        // The session ends with its main channel: close its other channels too.
+        sessions.erase(s);
+        for (auto& [ptr, ch] : channels) {
+          if (ch->session_id() == owned->session_id()) ch->disconnect("main channel closed");
+        }
+      }
+    });
+  }
+
+  void retire_link(uint64_t id) {
+    loop_->post([this, id] { links.erase(id); });
+  }
+
+  void accept_all(Listener& l) {
+    while (true) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      int fd = ::accept4(l.fd, reinterpret_cast<sockaddr*>(&ss), &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+          log::warn("accept on port {}: {}", opts.port + l.desktop, std::strerror(errno));
+        }
+        return;
+      }
+      const std::string name = peer_name(ss);
+      if (links.size() >= kMaxPendingLinks || stopping) {
+        log::warn("{}: refused: {} connections already in the link stage", name, links.size());
+        ::close(fd);
+        continue;
+      }
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      const uint64_t id = next_link_id++;
+      auto peer = std::make_unique<Peer>(*loop_, fd, name);
+      links.emplace(id, std::make_unique<LinkSession>(*this, std::move(peer), l.desktop, id));
+    }
+  }
+
+  // Called by a LinkSession whose client passed authentication. Returns the link error.
+  uint32_t attach(LinkSession& link, const LinkMess& mess, int desktop) {
+    uint32_t session_id = mess.connection_id;
+    if (mess.channel_type == SPICE_CHANNEL_MAIN) {
+      do {
+        session_id = rng();
+      } while (session_id == 0 || sessions.count(session_id));
+    } else {
+      auto s = sessions.find(mess.connection_id);
+      if (s == sessions.end() || s->second.desktop != desktop) return SPICE_LINK_ERR_BAD_CONNECTION_ID;
+    }
+    auto peer = link.release_peer();
+    peer->send(build_link_result(SPICE_LINK_ERR_OK));
+    std::unique_ptr<ChannelClient> ch;
+    switch (mess.channel_type) {
+      case SPICE_CHANNEL_MAIN:
+        ch = make_main_channel(*this, std::move(peer), mess, session_id, desktop);
+        sessions[session_id] = Session{desktop, ch.get()};
+        break;
+      case SPICE_CHANNEL_DISPLAY:
+        ch = make_display_channel(*this, std::move(peer), mess, session_id, desktop);
+        break;
+      case SPICE_CHANNEL_INPUTS:
+        ch = make_inputs_channel(*this, std::move(peer), mess, session_id, desktop);
+        break;
+      case SPICE_CHANNEL_CURSOR:
+        ch = make_cursor_channel(*this, std::move(peer), mess, session_id, desktop);
+        break;
+      default:
+        return SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE;  // checked earlier; kept for safety
+    }
+    ++live.links_ok;
+    log::info("{}: linked channel {} (session {:#x}, desktop {})", ch->name(),
+              int(mess.channel_type), session_id, desktop);
+    ChannelClient* raw = ch.get();
+    channels.emplace(raw, std::move(ch));
+    raw->begin();
+    return SPICE_LINK_ERR_OK;
+  }
+
+  void frame_ready(int desktop) {
+    frame_pending[size_t(desktop)]->store(false);
+    for (auto& [ptr, ch] : channels) {
+      if (ch->desktop_index() == desktop && ch->channel_type() == SPICE_CHANNEL_DISPLAY) {
+        ch->on_frame();
+      }
+    }
+  }
+
+  void publish_stats() {
+    ServerStats s = live;
+    s.bytes_sent = closed_sent;
+    s.bytes_received = closed_received;
+    for (auto& [ptr, ch] : channels) {
+      s.bytes_sent += ch->peer().bytes_sent();
+      s.bytes_received += ch->peer().bytes_received();
+    }
+    std::lock_guard lock(stats_mu);
+    snapshot = s;
+  }
+};
+
+LinkSession::LinkSession(Server::Impl& server, std::unique_ptr<Peer> peer, int desktop,
+                         uint64_t id)
+    : server_(server), peer_(std::move(peer)), desktop_(desktop), id_(id) {
+  peer_->set_input_limit(kLinkHeaderSize + kMaxLinkMessSize + 1024);
+  peer_->on_input([this] { on_input(); });
+  peer_->on_close([this](const std::string& reason) {
+    log::info("{}: link closed: {}", peer_ ? peer_->name() : std::string("?"), reason);
+    server_.retire_link(id_);
+  });
+  timeout_ = server_.loop().add_timer(server_.opts.link_timeout, [this] {
+    timeout_ = 0;
+    ++server_.live.links_refused;
+    if (peer_) peer_->close("link not completed within the link timeout");
+  });
+}
+
+LinkSession::~LinkSession() {
+  if (timeout_) server_.loop().cancel_timer(timeout_);
+  if (peer_) {
+    peer_->on_close(nullptr);
+    peer_->close("link session ended");
+  }
+}
+
+void LinkSession::refuse(uint32_t error, const std::string& why, bool with_reply) {
+  log::warn("{}: link refused: {}", peer_->name(), why);
+  ++server_.live.links_refused;
+  if (with_reply) {
+    if (state_ == State::ticket || state_ == State::auth) {
+      peer_->send(build_link_result(error));
+    } else {
+      peer_->send(build_link_reply(error, {}, Caps{}, Caps{}));
+    }
+  }
+  state_ = State::done;
+  peer_->close_after_flush("link refused: " + why);
+}
+
+void LinkSession::on_input() {
+  while (peer_ && !peer_->closing() && state_ != State::done) {
+    if (!step()) return;
+  }
+}
+
+// Consumes one link-stage element if complete; returns false when more bytes are needed.
+bool LinkSession::step() {
+  auto in = peer_->input();
+  switch (state_) {
+    case State::header: {
+      if (in.size() < kLinkHeaderSize) return false;
+      uint32_t err = SPICE_LINK_ERR_OK;
+      auto h = parse_link_header(in.first(kLinkHeaderSize), &err);
+      if (!h) {
+        // A peer that does not even send the magic is not a SPICE client: no reply.
+        refuse(err, h.error().message, err != SPICE_LINK_ERR_OK && err != SPICE_LINK_ERR_INVALID_MAGIC);
+        return false;
+      }
+      header_ = *h;
+      peer_->consume(kLinkHeaderSize);
+      state_ = State::mess;
+      return true;
+    }
+    case State::mess: {
+      if (in.size() < header_.size) return false;
+      auto m = parse_link_mess(in.first(header_.size));
+      if (!m) {
+        refuse(SPICE_LINK_ERR_INVALID_DATA, m.error().message, true);
+        return false;
+      }
+      mess_ = std::move(*m);
+      peer_->consume(header_.size);
+      const uint8_t t = mess_.channel_type;
+      const bool known = t == SPICE_CHANNEL_MAIN || t == SPICE_CHANNEL_DISPLAY ||
+                         t == SPICE_CHANNEL_INPUTS || t == SPICE_CHANNEL_CURSOR;
+      if (!known || mess_.channel_id != 0) {
+        refuse(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
+               "channel type " + std::to_string(t) + " id " + std::to_string(mess_.channel_id) +
+                   " is not served",
+               true);
+        return false;
+      }
+      auto key = TicketKey::generate();
+      if (!key) {
+        refuse(SPICE_LINK_ERR_ERROR, "RSA key generation failed: " + key.error().message, true);
+        return false;
+      }
+      key_.emplace(std::move(*key));
+      Caps common;
+      common.set(SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION);
+      common.set(SPICE_COMMON_CAP_AUTH_SPICE);
+      common.set(SPICE_COMMON_CAP_MINI_HEADER);
+      peer_->send(build_link_reply(SPICE_LINK_ERR_OK, key_->public_der(), common,
+                                   server_channel_caps(t)));
+      state_ = mess_.common_caps.has(SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION) ? State::auth
+                                                                                 : State::ticket;
+      return true;
+    }
+    case State::auth: {
+      if (in.size() < 4) return false;
+      ByteReader r(in);
+      const uint32_t mech = r.u32();
+      peer_->consume(4);
+      if (mech != SPICE_COMMON_CAP_AUTH_SPICE) {
+        refuse(SPICE_LINK_ERR_INVALID_DATA,
+               "auth mechanism " + std::to_string(mech) + " is not offered (only SPICE tickets)",
+               true);
+        return false;
+      }
+      state_ = State::ticket;
+      return true;
+    }
+    case State::ticket: {
+      if (in.size() < kEncryptedTicketSize) return false;
+      auto password = key_->decrypt(in.first(kEncryptedTicketSize));
+      peer_->consume(kEncryptedTicketSize);
+      const auto& policy = server_.opts.ticket;
+      if (!policy.disabled) {
+        if (!password) {
+          refuse(SPICE_LINK_ERR_PERMISSION_DENIED, "ticket does not decrypt", true);
+          return false;
+        }
+        if (!policy.accepts(*password)) {
+          refuse(SPICE_LINK_ERR_PERMISSION_DENIED,
+                 policy.expires && std::chrono::system_clock::now() >= *policy.expires
+                     ? "password expired"
+                     : "wrong password",
+                 true);
+          return false;
+        }
+      }
+      if (timeout_) {
+        server_.loop().cancel_timer(timeout_);
+        timeout_ = 0;
+      }
+      state_ = State::done;
+      peer_->on_close(nullptr);
+      peer_->on_input(nullptr);
+      const uint32_t err = server_.attach(*this, mess_, desktop_);
+      if (err != SPICE_LINK_ERR_OK) {
+        state_ = State::ticket;  // so refuse() sends the u32 result
+        refuse(err, "connection id " + std::to_string(mess_.connection_id) + " is unknown", true);
+      }
+      server_.retire_link(id_);
+      return false;
+    }
+    case State::done:
+      return false;
+  }
+  return false;
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+
+Result<std::unique_ptr<Server>> Server::create(const ServerOptions& opts, engine::Engine& engine) {
+  auto impl = std::make_unique<Impl>(opts, engine);
+  auto loop = make_event_loop(opts.io);
+  if (!loop) return loop.error();
+  impl->loop_ = std::move(*loop);
+  for (size_t i = 0; i < engine.size(); ++i) {
+    const uint32_t port = uint32_t(opts.port) + uint32_t(i);
+    if (port > 65535) return make_error("port " + std::to_string(port) + " is out of range");
+    auto fd = listen_on(opts.addr, uint16_t(port));
+    if (!fd) return fd.error();
+    impl->listeners.push_back({*fd, 0, int(i)});
+  }
+  Impl* p = impl.get();
+  for (auto& l : impl->listeners) {
+    Impl::Listener* lp = &l;
+    l.watch = impl->loop_->watch(l.fd, kReadable, [p, lp](uint32_t) { p->accept_all(*lp); });
+  }
+  for (size_t i = 0; i < engine.size(); ++i) {
+    impl->frame_pending.push_back(std::make_unique<std::atomic<bool>>(false));
+    // Called on a pipeline thread: coalesce into at most one pending wake-up per desktop.
+    impl->subscriptions.push_back(engine.desktop(i).subscribe([p, i] {
+      if (!p->frame_pending[i]->exchange(true)) p->loop_->post([p, i] { p->frame_ready(int(i)); });
+    }));
+  }
+  impl->loop_->add_periodic(std::chrono::milliseconds(500), [p] { p->publish_stats(); });
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+IoBackend Server::io_backend() const { return impl_->loop_->backend(); }
+
+Status Server::run() {
+  for (auto& l : impl_->listeners) {
+    log::info("listening on {}:{} (desktop {}, io backend {})", impl_->opts.addr,
+              impl_->opts.port + l.desktop, l.desktop, to_string(impl_->loop_->backend()));
+  }
+  auto st = impl_->loop_->run();
+  impl_->publish_stats();
+  return st;
+}
+
+void Server::stop() {
+  Impl* p = impl_.get();
+  p->loop_->post([p] {
+    if (p->stopping) return;
+    p->stopping = true;
+    for (auto& [ptr, ch] : p->channels) ch->disconnect("server shutting down");
+    // Give DISCONNECTING a moment to reach the clients.
+    p->loop_->add_timer(std::chrono::milliseconds(100), [p] { p->loop_->stop(); });
+  });
+}
+
+ServerStats Server::stats() const {
+  std::lock_guard lock(impl_->stats_mu);
+  return impl_->snapshot;
+}
+
+}  // namespace spiceflow::net

@@ -1,0 +1,194 @@
+#include "serve.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "spiceflow/core/log.hpp"
+#include "spiceflow/engine/engine.hpp"
+#include "spiceflow/net/server.hpp"
+
+namespace spiceflow::tools {
+
+namespace {
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+
+int usage_error(const std::string& msg) {
+  std::cerr << "spiceflow serve: " << msg << "\n";
+  return kExitUsage;
+}
+
+bool is_loopback(const std::string& addr) {
+  return addr.rfind("127.", 0) == 0 || addr == "::1" || addr == "localhost";
+}
+
+Result<Size> parse_size(const std::string& s) {
+  int w = 0, h = 0;
+  char x = 0, extra = 0;
+  if (std::sscanf(s.c_str(), "%d%c%d%c", &w, &x, &h, &extra) != 3 || (x != 'x' && x != 'X')) {
+    return make_error("--size must be WIDTHxHEIGHT, e.g. 1920x1080 (got '" + s + "')");
+  }
+  return Size{w, h};
+}
+
+// "--dump-frame out.ppm" names desktop 0's file; desktop i > 0 writes out-i.ppm.
+std::string dump_path_for(const std::string& base, int i) {
+  if (base.empty() || i == 0) return base;
+  const auto dot = base.rfind('.');
+  const auto slash = base.rfind('/');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) {
+    return base + "-" + std::to_string(i);
+  }
+  return base.substr(0, dot) + "-" + std::to_string(i) + base.substr(dot);
+}
+}  // namespace
+
+CLI::App* add_serve_command(CLI::App& app, ServeConfig& cfg) {
+  auto* cmd = app.add_subcommand("serve", "Serve synthetic desktops to SPICE clients");
+  cmd->add_option("--addr", cfg.addr, "Address to listen on")->capture_default_str();
+  cmd->add_option("--port", cfg.port, "TCP port of the first desktop")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65535));
+  cmd->add_option("--password", cfg.password, "Ticket (password) clients must present");
+  cmd->add_flag("--disable-ticketing", cfg.disable_ticketing,
+                "Accept clients without a password (required off loopback without --password)");
+  cmd->add_option("--password-expires", cfg.password_expires,
+                  "The password stops working this many seconds after start (0 = never)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--io", cfg.io, "Socket I/O backend: auto, uring or epoll")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "uring", "epoll"}));
+  cmd->add_option("--synthetic", cfg.synthetic, "Synthetic desktop workload (--list-synthetic)")
+      ->capture_default_str();
+  cmd->add_flag("--list-synthetic", cfg.list_synthetic, "List the synthetic workloads and exit");
+  cmd->add_option("--size", cfg.size, "Desktop size WIDTHxHEIGHT")->capture_default_str();
+  cmd->add_option("--fps", cfg.fps, "Frames per second of the desktop")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 240));
+  cmd->add_flag("--frozen", cfg.frozen, "Render one fixed, deterministic frame (input still shows)");
+  cmd->add_option("--dump-frame", cfg.dump_frame,
+                  "Write the server's rendering of the first frame as binary PPM once ready "
+                  "(desktop i > 0 writes NAME-i.ppm)");
+  cmd->add_option("--desktops", cfg.desktops, "Independent desktops on ports PORT..PORT+N-1")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  cmd->add_option("--image-compression", cfg.image_compression,
+                  "auto (LZ4 when the client supports it), lz4, or off (raw bitmaps)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "lz4", "off"}));
+  cmd->add_option("--link-timeout", cfg.link_timeout,
+                  "Seconds a connection may take to complete the SPICE link")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--raster", cfg.raster, "Raster backend: auto or cpu")->capture_default_str();
+  return cmd;
+}
+
+int run_serve(const ServeConfig& cfg) {
+  if (auto st = log::set_level(cfg.log_level); !st) return usage_error(st.error().message);
+
+  if (cfg.list_synthetic) {
+    for (const auto& s : qxl::list_synthetic()) std::cout << s.name << "\t" << s.description << "\n";
+    return 0;
+  }
+  auto size = parse_size(cfg.size);
+  if (!size) return usage_error(size.error().message);
+  if (!cfg.password.empty() && cfg.disable_ticketing) {
+    return usage_error("--password and --disable-ticketing exclude each other");
+  }
+  if (!is_loopback(cfg.addr) && cfg.password.empty() && !cfg.disable_ticketing) {
+    return usage_error("refusing to listen on " + cfg.addr +
+                       " without a password: anyone who can reach it could watch and control "
+                       "the desktop. Give --password, or --disable-ticketing to allow it anyway");
+  }
+  auto io = net::parse_io_backend(cfg.io);
+  if (!io) return usage_error(io.error().message);
+  auto compression = net::parse_image_compression(cfg.image_compression);
+  if (!compression) return usage_error(compression.error().message);
+
+  // Block the termination signals in every thread; a dedicated thread waits for them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  engine::Engine engine;
+  for (int i = 0; i < cfg.desktops; ++i) {
+    engine::DesktopOptions d;
+    d.synthetic = cfg.synthetic;
+    d.source.size = *size;
+    d.source.fps = cfg.fps;
+    d.source.frozen = cfg.frozen;
+    d.raster = cfg.raster;
+    d.dump_frame_path = dump_path_for(cfg.dump_frame, i);
+    auto desktop = engine::Desktop::create(i, d);
+    if (!desktop) return usage_error(desktop.error().message);
+    engine.add(std::move(*desktop));
+  }
+
+  net::ServerOptions so;
+  so.addr = cfg.addr;
+  so.port = uint16_t(cfg.port);
+  so.io = *io;
+  so.compression = *compression;
+  so.link_timeout = std::chrono::milliseconds(int64_t(cfg.link_timeout * 1000));
+  // On loopback without a password the ticket is not checked (a local, single-user
+  // default, so `remote-viewer spice://127.0.0.1:5900` just works).
+  so.ticket.disabled = cfg.disable_ticketing || cfg.password.empty();
+  so.ticket.password = cfg.password;
+  if (cfg.password_expires > 0) {
+    so.ticket.expires = std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(int64_t(cfg.password_expires * 1000));
+  }
+  if (so.ticket.disabled) log::info("ticketing disabled: clients need no password");
+
+  auto server = net::Server::create(so, engine);
+  if (!server) {
+    std::cerr << "spiceflow serve: " << server.error().message << "\n";
+    return kExitRuntime;
+  }
+  for (int i = 0; i < cfg.desktops; ++i) {
+    std::cout << "spiceflow: desktop " << i << " at spice://" << cfg.addr << ":" << cfg.port + i
+              << std::endl;
+  }
+
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log::info("signal {}: shutting down", sig);
+    (*server)->stop();
+  });
+  engine.start();
+  auto st = (*server)->run();
+  engine.stop();
+  // Wake the signal thread if run() ended on its own.
+  pthread_kill(signals.native_handle(), SIGTERM);
+  signals.join();
+
+  const auto stats = (*server)->stats();
+  for (size_t i = 0; i < engine.size(); ++i) {
+    const auto ds = engine.desktop(i).stats();
+    log::info("desktop {}: {} frames rendered, {} ticks skipped, {} tiles encoded", i, ds.frames,
+              ds.skipped_ticks, ds.tiles_encoded);
+  }
+  log::info("sent {} bytes, received {} bytes, {} links ok, {} refused, {} display draws",
+            stats.bytes_sent, stats.bytes_received, stats.links_ok, stats.links_refused,
+            stats.display_messages);
+  if (!st) {
+    std::cerr << "spiceflow serve: " << st.error().message << "\n";
+    return kExitRuntime;
+  }
+  return 0;
+}
+
+}  // namespace spiceflow::tools
