@@ -15,7 +15,6 @@
 namespace spiceflow::engine {
 
 namespace {
-constexpr size_t kMaxQueuedInputs = 1024;
 
 // Everything one pipeline pass carries from stage to stage. Owned by the pass; each stage
 // fills in its part. Passed as a shared_ptr so no stage copies pixels it does not touch.
@@ -63,7 +62,7 @@ struct Desktop::Pipeline {
   mutable std::mutex pub_mu;
   std::shared_ptr<const Frame> latest;  // guarded by pub_mu
 
-  std::mutex in_mu;
+  mutable std::mutex in_mu;
   std::deque<InputEvent> inputs;  // guarded by in_mu
 
   std::mutex sub_mu;
@@ -297,6 +296,11 @@ void Desktop::post_input(const InputEvent& ev) {
     q.erase(it);
   }
   q.push_back(ev);
+}
+
+size_t Desktop::queued_inputs() const {
+  std::lock_guard lock(pipeline_->in_mu);
+  return pipeline_->inputs.size();
 }
 
 bool Desktop::tick() {

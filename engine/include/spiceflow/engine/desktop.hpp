@@ -79,6 +79,9 @@ class Desktop {
   /// Queues an input event for the next frame. Thread-safe; bounded: when full the oldest
   /// pointer motion is dropped (key and button events are kept up to the bound).
   void post_input(const InputEvent& ev);
+  /// Input events waiting for the next pass (at most kMaxQueuedInputs).
+  size_t queued_inputs() const;
+  static constexpr size_t kMaxQueuedInputs = 1024;
 
   /// Runs one pipeline pass (called by the Engine's scheduler). Returns false when the
   /// previous pass is still in flight (the tick is skipped: frames drop, queues do not grow).

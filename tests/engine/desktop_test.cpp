@@ -1,0 +1,126 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "spiceflow/engine/engine.hpp"
+
+namespace spiceflow::engine {
+namespace {
+
+std::unique_ptr<Desktop> make(const std::string& synthetic, bool frozen,
+                              const std::string& dump = {}) {
+  DesktopOptions o;
+  o.synthetic = synthetic;
+  o.source.size = {320, 200};
+  o.source.fps = 30;
+  o.source.frozen = frozen;
+  o.dump_frame_path = dump;
+  o.tile_size = 64;
+  auto d = Desktop::create(0, o);
+  EXPECT_TRUE(d.ok()) << (d.ok() ? "" : d.error().message);
+  return d.ok() ? std::move(*d) : nullptr;
+}
+
+void run_ticks(Desktop& d, int n) {
+  for (int i = 0; i < n; ++i) {
+    d.wait_idle();
+    d.tick();
+  }
+  d.wait_idle();
+}
+
+TEST(Desktop, FirstPassPublishesTheWholeSurface) {
+  auto d = make("office", true);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->latest(), nullptr);
+  run_ticks(*d, 1);
+  auto f = d->latest();
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->size, (Size{320, 200}));
+  EXPECT_EQ(f->tiles.size(), size_t(5 * 4));  // 64-pixel tiles, edge tiles clipped
+  for (const auto& t : f->tiles) {
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->version, f->version);
+    ASSERT_NE(t->lz4, nullptr);
+    EXPECT_EQ(t->pixels->size(), t->rect.size());
+  }
+  EXPECT_EQ(f->tiles.back()->rect, (Rect{256, 192, 64, 8}));
+}
+
+TEST(Desktop, FrozenDesktopChangesOnlyOnInput) {
+  auto d = make("office", true);
+  run_ticks(*d, 1);
+  const auto v1 = d->latest()->version;
+  run_ticks(*d, 5);
+  EXPECT_EQ(d->latest()->version, v1);
+  const Image before = d->latest()->assemble();
+  d->post_input(KeyEvent{0x1e, true});   // 'a'
+  d->post_input(KeyEvent{0x9e, false});
+  run_ticks(*d, 2);
+  auto f = d->latest();
+  EXPECT_GT(f->version, v1);
+  const Image after = f->assemble();
+  size_t changed = 0;
+  for (int y = 0; y < 200; ++y)
+    for (int x = 0; x < 320; ++x) changed += before.pixel(x, y) != after.pixel(x, y);
+  EXPECT_GT(changed, 0u);
+  // Only the tiles that changed carry the new version.
+  size_t newer = 0;
+  for (const auto& t : f->tiles) newer += t->version == f->version;
+  EXPECT_LT(newer, f->tiles.size());
+}
+
+TEST(Desktop, DumpFrameMatchesPublishedFrame) {
+  const auto path = (std::filesystem::temp_directory_path() / "spiceflow_desktop_dump.ppm").string();
+  std::filesystem::remove(path);
+  auto d = make("office", true, path);
+  run_ticks(*d, 1);
+  auto img = read_ppm(path);
+  ASSERT_TRUE(img.ok()) << img.error().message;
+  const Image published = d->latest()->assemble();
+  ASSERT_EQ(img->size(), published.size());
+  for (int y = 0; y < 200; ++y)
+    for (int x = 0; x < 320; ++x)
+      ASSERT_EQ(img->pixel(x, y) & 0xffffff, published.pixel(x, y) & 0xffffff) << x << "," << y;
+  std::filesystem::remove(path);
+}
+
+TEST(Desktop, AnimatedDesktopAdvancesVersions) {
+  auto d = make("game", false);
+  run_ticks(*d, 4);
+  EXPECT_GE(d->latest()->version, 3u);
+  EXPECT_EQ(d->stats().frames, 4u);
+}
+
+TEST(Desktop, InputQueueIsBounded) {
+  auto d = make("office", true);
+  run_ticks(*d, 1);
+  for (int i = 0; i < 100000; ++i) d->post_input(PointerEvent{i % 320, i % 200, 0});
+  EXPECT_EQ(d->queued_inputs(), Desktop::kMaxQueuedInputs);
+  // Key events survive the overflow: pointer moves are dropped first.
+  d->post_input(KeyEvent{0x1e, true});
+  EXPECT_EQ(d->queued_inputs(), Desktop::kMaxQueuedInputs);
+  run_ticks(*d, 1);
+  EXPECT_EQ(d->queued_inputs(), 0u);
+}
+
+TEST(Desktop, UnknownWorkloadIsAnError) {
+  DesktopOptions o;
+  o.synthetic = "no-such-desktop";
+  EXPECT_FALSE(Desktop::create(0, o).ok());
+}
+
+TEST(Engine, TicksDesktopsAtTheirRate) {
+  Engine e;
+  e.add(make("game", false));
+  e.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  e.stop();
+  const auto s = e.desktop(0).stats();
+  EXPECT_GE(s.frames + s.skipped_ticks, 5u);  // 30 fps over 0.4 s, generous for slow CI
+  EXPECT_LE(s.frames + s.skipped_ticks, 20u);
+}
+
+}  // namespace
+}  // namespace spiceflow::engine
