@@ -42,7 +42,7 @@ void Peer::consume(size_t n) {
 
 void Peer::handle(uint32_t ready) {
   if (closed()) return;
-  if (ready & kWritable) flush();
+  if (ready & kWritable) flush(true);
   if (closed()) return;
   if (ready & (kReadable | kHangup)) read_some();
 }
@@ -82,11 +82,11 @@ void Peer::send(std::vector<uint8_t> bytes) {
   if (closed() || closing_after_flush_ || bytes.empty()) return;
   queued_ += bytes.size();
   out_.push_back(std::move(bytes));
-  if (out_.size() == 1) flush();
+  if (out_.size() == 1) flush(false);
   else update_interest();
 }
 
-void Peer::flush() {
+void Peer::flush(bool notify) {
   while (!out_.empty() && !closed()) {
     iovec iov[kMaxIov];
     int cnt = 0;
@@ -127,7 +127,7 @@ void Peer::flush() {
     return;
   }
   update_interest();
-  if (queued_ < kLowWater && on_drain_ && !closing_after_flush_) on_drain_();
+  if (notify && queued_ < kLowWater && on_drain_ && !closing_after_flush_) on_drain_();
 }
 
 void Peer::update_interest() {

@@ -58,7 +58,9 @@ class Peer {
  private:
   void handle(uint32_t ready);
   void read_some();
-  void flush();
+  /// Writes what the socket takes. `notify` reports room via on_drain (not when called
+  /// from send(): the sender is already running and must not be re-entered).
+  void flush(bool notify);
   void update_interest();
 
   EventLoop& loop_;
