@@ -135,19 +135,19 @@ void Game::build_ground() {
         idx = marking ? 224 + grain : 64 + grain;
       } else {
         switch (cell % 5) {
-          case 0:
+          case 0:  // ploughed field: wheat and soil in rows
             idx = (lx / 4) % 2 ? 96 + grain : 128 + grain;
-            break;  // ploughed rows
-          case 1:
-            idx = 160 + (grain + int(isin(lx * 64 + ly * 16) >> 11)) % 32;
             break;
-          case 2:
+          case 1:  // pond with ripples
+            idx = 160 + ((grain + (isin(lx * 64 + ly * 16) >> 11)) & 31);
+            break;
+          case 2:  // meadow with flowers
             idx = 192 + grain;
             break;
-          case 3:
+          case 3:  // lawn in mown stripes
             idx = (ly / 3) % 2 ? 32 + grain : grain;
-            break;  // mown stripes
-          default:
+            break;
+          default:  // wheat
             idx = 96 + grain;
             break;
         }

@@ -196,8 +196,8 @@ void Office::advance(uint64_t frame, int64_t time_ms, const Canvas& c) {
   enter(state_at(time_ms));
   const int lh = ui().line_h();
 
-  // Editor scroll. A copy is only right where the editor text was fully visible, so the
-  // copy reads editor pixels; otherwise its visible parts are repainted below.
+  // Editor scroll: a copy only when nothing covered the editor text in the last frame, so
+  // the copy reads editor pixels alone; otherwise its visible parts are repainted below.
   const int64_t delta = state_.top_line - old.top_line;
   bool editor_repaint = false;
   if (delta != 0) {

@@ -197,19 +197,28 @@ uint32_t blend(uint32_t a, uint32_t b, int t) {
 }
 
 std::shared_ptr<Image> ImagePool::acquire(Size size) {
-  for (auto& img : images_) {
-    if (img.use_count() == 1 && img->size() == size) return img;
+  Image pixels;
+  {
+    std::lock_guard lock(spare_->mutex);
+    auto& spare = spare_->images;
+    auto it = std::find_if(spare.begin(), spare.end(),
+                           [&](const Image& img) { return img.size() == size; });
+    if (it != spare.end()) {
+      pixels = std::move(*it);
+      spare.erase(it);
+    }
   }
-  auto img = std::make_shared<Image>(size.width, size.height);
-  if (images_.size() < kMaxImages) {
-    images_.push_back(img);
-  } else {
-    // Every pooled image is still held elsewhere: stop tracking one (its holders keep it
-    // alive) and track the new one instead.
-    images_[next_victim_] = img;
-    next_victim_ = (next_victim_ + 1) % kMaxImages;
-  }
-  return img;
+  if (pixels.size() != size) pixels = Image(size.width, size.height);
+  // The deleter hands the memory back while the pool lives; the weak reference lets images
+  // outlive the pool (and the desktop) safely.
+  std::weak_ptr<Spare> home = spare_;
+  return std::shared_ptr<Image>(new Image(std::move(pixels)), [home](Image* img) {
+    if (auto spare = home.lock()) {
+      std::lock_guard lock(spare->mutex);
+      if (spare->images.size() < kMaxSpare) spare->images.push_back(std::move(*img));
+    }
+    delete img;
+  });
 }
 
 const std::shared_ptr<const Image>& LineCache::get(int64_t index) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -107,18 +108,25 @@ int64_t bounce(int64_t t, int64_t range);
 /// Linear blend of two colours, `t` in [0, 256].
 uint32_t blend(uint32_t a, uint32_t b, int t);
 
-/// Frame images that are reused once nobody else holds them, so per-frame full-size
-/// images (video, game) do not allocate and zero megabytes every frame. A reused image is
-/// one no other shared_ptr refers to, so no consumer can observe it changing.
+/// Per-frame full-size images (video, game) without allocating and zeroing megabytes every
+/// frame: the pixel memory of an image is recycled once its last holder lets go. Each
+/// acquire() still returns a new Image object with a new shared_ptr control block, so a
+/// consumer that caches by shared_ptr or weak_ptr never sees an image it knew change.
 class ImagePool {
  public:
-  /// An image of `size` that only the pool references; its pixels are stale.
+  ImagePool() : spare_(std::make_shared<Spare>()) {}
+  /// A new image of `size`, owned by the caller; its pixels are stale (not zeroed).
   std::shared_ptr<Image> acquire(Size size);
 
  private:
-  static constexpr size_t kMaxImages = 4;
-  std::vector<std::shared_ptr<Image>> images_;
-  size_t next_victim_ = 0;
+  static constexpr size_t kMaxSpare = 3;
+  // Released pixel memory. Images are released on whichever thread drops the last
+  // reference (a raster or encoder thread), hence the lock.
+  struct Spare {
+    std::mutex mutex;
+    std::vector<Image> images;  // guarded by mutex
+  };
+  std::shared_ptr<Spare> spare_;
 };
 
 /// Rendered text lines by line number, for text areas that scroll through an endless
