@@ -61,6 +61,9 @@ struct Desktop::Pipeline {
 
   mutable std::mutex pub_mu;
   std::shared_ptr<const Frame> latest;  // guarded by pub_mu
+  std::shared_ptr<const CursorState> cursor = std::make_shared<CursorState>();  // guarded by pub_mu
+  CursorState next_cursor;  // the render stage's working copy
+  bool cursor_changed = false;
 
   mutable std::mutex in_mu;
   std::deque<InputEvent> inputs;  // guarded by in_mu
@@ -86,6 +89,7 @@ struct Desktop::Pipeline {
   PassPtr classify(PassPtr p);
   PassPtr encode(PassPtr p);
   void publish(const PassPtr& p);
+  void apply_cursor(const CursorCommand& c);
   void finish_pass();
 };
 
@@ -142,6 +146,7 @@ PassPtr Desktop::Pipeline::render(PassPtr p) {
     ++surface_generation;
     p->surface_recreated = true;
   }
+  for (const auto& c : p->batch.cursor) apply_cursor(c);
   if (!damage) return p;
   for (const auto& cmd : p->batch.commands) {
     auto r = raster->apply(cmd);
@@ -159,6 +164,25 @@ PassPtr Desktop::Pipeline::render(PassPtr p) {
     p->pixels.push_back(std::make_shared<Image>(Image::copy_of(surface, damage->tile_rect(i))));
   }
   return p;
+}
+
+void Desktop::Pipeline::apply_cursor(const CursorCommand& c) {
+  if (const auto* set = std::get_if<CursorSet>(&c)) {
+    if (!set->shape || !set->shape->pixels) {
+      log::warn("desktop {}: cursor set without a shape ignored", owner.index());
+      return;
+    }
+    if (next_cursor.shape != set->shape) ++next_cursor.shape_version;
+    next_cursor.shape = set->shape;
+    next_cursor.pos = set->pos;
+    next_cursor.visible = true;
+  } else if (const auto* move = std::get_if<CursorMove>(&c)) {
+    next_cursor.pos = move->pos;
+  } else {
+    next_cursor.visible = false;
+  }
+  ++next_cursor.version;
+  cursor_changed = true;
 }
 
 PassPtr Desktop::Pipeline::classify(PassPtr p) {
@@ -189,6 +213,13 @@ PassPtr Desktop::Pipeline::encode(PassPtr p) {
 }
 
 void Desktop::Pipeline::publish(const PassPtr& p) {
+  const bool cursor_update = cursor_changed;
+  if (cursor_changed) {
+    cursor_changed = false;
+    auto c = std::make_shared<CursorState>(next_cursor);
+    std::lock_guard lock(pub_mu);
+    cursor = std::move(c);
+  }
   if (!p->dirty.empty()) {
     ++version;
     for (size_t k = 0; k < p->dirty.size(); ++k) tiles[size_t(p->dirty[k])] = p->tiles[k];
@@ -218,6 +249,8 @@ void Desktop::Pipeline::publish(const PassPtr& p) {
                   owner.opts_.dump_frame_path);
       }
     }
+  }
+  if (!p->dirty.empty() || cursor_update) {
     std::vector<std::function<void()>> cbs;
     {
       std::lock_guard lock(sub_mu);
@@ -270,6 +303,11 @@ std::string_view Desktop::raster_name() const { return pipeline_->raster->name()
 std::shared_ptr<const Frame> Desktop::latest() const {
   std::lock_guard lock(pipeline_->pub_mu);
   return pipeline_->latest;
+}
+
+std::shared_ptr<const CursorState> Desktop::cursor() const {
+  std::lock_guard lock(pipeline_->pub_mu);
+  return pipeline_->cursor;
 }
 
 uint64_t Desktop::subscribe(std::function<void()> cb) {

@@ -55,8 +55,8 @@ class ChannelClient {
   void disconnect(const std::string& reason);
   /// A protocol violation: NOTIFY the client (error severity) and close.
   void fail(const std::string& reason);
-  /// Called when a desktop this channel shows published a new frame.
-  virtual void on_frame() {}
+  /// Called when this channel's desktop published a new frame or cursor state.
+  virtual void on_update() {}
 
  protected:
   virtual void start() = 0;

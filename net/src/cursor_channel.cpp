@@ -1,6 +1,7 @@
-// The cursor channel: CURSOR_INIT with the pointer shape (a generated arrow, ARGB) and
-// position. In client mouse mode the client draws the pointer itself; in server mode the
-// position would follow CURSOR_MOVE (the synthetic desktops draw their own marker).
+// The cursor channel: CURSOR_INIT with the desktop's pointer (shape, position, visibility),
+// then CURSOR_SET when the shape changes or the pointer reappears, CURSOR_MOVE when only
+// the position changes (server mouse mode), CURSOR_HIDE when the source hides it. Like
+// the display channel it pulls the newest published state, so nothing queues up.
 #include <spice/enums.h>
 #include <spice/protocol.h>
 
@@ -13,24 +14,17 @@ namespace {
 
 constexpr uint32_t kAckWindow = 20;
 
-// A 12x19 arrow: black outline, white fill, transparent elsewhere.
-msg::CursorShape make_arrow() {
+msg::CursorShape to_wire(const CursorShape& shape) {
   msg::CursorShape s;
-  s.unique = 0x5350494345464c57ull;  // stable id for the client's cursor cache
-  s.width = 12;
-  s.height = 19;
-  s.pixels.assign(size_t(s.width) * s.height * 4, 0);
+  s.unique = shape.id;
+  s.width = uint16_t(shape.pixels->width());
+  s.height = uint16_t(shape.pixels->height());
+  s.hot_x = uint16_t(shape.hotspot.x);
+  s.hot_y = uint16_t(shape.hotspot.y);
+  // Image pixels are 0xAARRGGBB words in little-endian memory: exactly SPICE's ALPHA layout.
+  s.pixels.resize(size_t(s.width) * s.height * 4);
   for (int y = 0; y < s.height; ++y) {
-    // The arrow's right edge widens by one pixel per row, then a stem below row 12.
-    const int edge = y < 12 ? y : (y < 16 ? 4 + (y - 12) / 2 : -1);
-    for (int x = 0; x < s.width; ++x) {
-      uint32_t argb = 0;
-      if (edge >= 0 && x <= edge) {
-        const bool border = x == 0 || x == edge || y == 11;
-        argb = border ? 0xff000000u : 0xffffffffu;
-      }
-      std::memcpy(&s.pixels[(size_t(y) * s.width + size_t(x)) * 4], &argb, 4);
-    }
+    std::memcpy(&s.pixels[size_t(y) * s.width * 4], shape.pixels->row(y), size_t(s.width) * 4);
   }
   return s;
 }
@@ -38,20 +32,50 @@ msg::CursorShape make_arrow() {
 class CursorChannel final : public ChannelClient {
  public:
   using ChannelClient::ChannelClient;
+  void on_update() override { pump(); }
 
  protected:
   void start() override {
     start_acks(kAckWindow);
-    static const msg::CursorShape kArrow = make_arrow();
+    const auto state = ctx_.desktop(desktop_).cursor();
     msg::Bytes body;
-    msg::cursor_init(body, Point{0, 0}, 0, 0, true, &kArrow);
+    if (state->shape && state->shape->pixels && state->shape->pixels->width() <= 512 &&
+        state->shape->pixels->height() <= 512) {
+      const auto wire = to_wire(*state->shape);
+      msg::cursor_init(body, state->pos, 0, 0, state->visible, &wire);
+    } else {
+      msg::cursor_init(body, state->pos, 0, 0, false, nullptr);
+    }
     send(SPICE_MSG_CURSOR_INIT, body);
+    sent_ = *state;
   }
+
+  void on_room() override { pump(); }
 
   bool handle(uint16_t type, std::span<const uint8_t> body) override {
     log::warn("{}: unknown cursor message type {}", name(), type);
     return false;
   }
+
+ private:
+  void pump() {
+    if (!can_send()) return;
+    const auto state = ctx_.desktop(desktop_).cursor();
+    if (state->version == sent_.version) return;
+    msg::Bytes body;
+    if (!state->visible) {
+      if (sent_.visible) send_empty(SPICE_MSG_CURSOR_HIDE);
+    } else if (!sent_.visible || state->shape_version != sent_.shape_version) {
+      msg::cursor_set(body, state->pos, true, to_wire(*state->shape));
+      send(SPICE_MSG_CURSOR_SET, body);
+    } else if (state->pos != sent_.pos) {
+      msg::cursor_move(body, state->pos);
+      send(SPICE_MSG_CURSOR_MOVE, body);
+    }
+    sent_ = *state;
+  }
+
+  engine::CursorState sent_;
 };
 
 }  // namespace

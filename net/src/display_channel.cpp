@@ -25,7 +25,7 @@ class DisplayChannel final : public ChannelClient {
         lz4_(encode::make_image_encoder(encode::ImageCodec::lz4)),
         raw_(encode::make_image_encoder(encode::ImageCodec::raw)) {}
 
-  void on_frame() override { pump(); }
+  void on_update() override { pump(); }
 
  protected:
   void start() override {

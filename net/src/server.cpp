@@ -254,9 +254,7 @@ struct Server::Impl final : ServerContext {
   void frame_ready(int desktop) {
     frame_pending[size_t(desktop)]->store(false);
     for (auto& [ptr, ch] : channels) {
-      if (ch->desktop_index() == desktop && ch->channel_type() == SPICE_CHANNEL_DISPLAY) {
-        ch->on_frame();
-      }
+      if (ch->desktop_index() == desktop) ch->on_update();
     }
   }
 

@@ -34,6 +34,25 @@ constexpr uint32_t kEnter = 0x1c;
 constexpr uint32_t kBackspace = 0x0e;
 constexpr uint32_t kExtendedPrefix = 0xe0;
 
+// A 12x19 arrow pointer: black outline, white fill, transparent elsewhere (ARGB).
+std::shared_ptr<const CursorShape> make_arrow() {
+  auto img = std::make_shared<Image>(12, 19);
+  for (int y = 0; y < img->height(); ++y) {
+    // The right edge widens by one pixel per row, then a narrower stem below row 12.
+    const int edge = y < 12 ? y : (y < 16 ? 4 + (y - 12) / 2 : -1);
+    for (int x = 0; x < img->width(); ++x) {
+      uint32_t argb = 0;
+      if (edge >= 0 && x <= edge) argb = (x == 0 || x == edge || y == 11) ? 0xff000000u : 0xffffffffu;
+      img->row(y)[x] = argb;
+    }
+  }
+  auto shape = std::make_shared<CursorShape>();
+  shape->id = 0x5346'4152'524f'5731ull;  // "SFARROW1": stable across runs
+  shape->hotspot = Point{0, 0};
+  shape->pixels = std::move(img);
+  return shape;
+}
+
 }  // namespace
 
 DesktopBase::DesktopBase(std::string_view name, const SyntheticOptions& opts)
@@ -54,11 +73,21 @@ DrawBatch DesktopBase::start() {
   Canvas c(size_, &batch.commands);
   paint_scene(c);
   draw_overlay(c);
+  if (shows_cursor()) {
+    cursor_ = make_arrow();
+    batch.cursor.push_back(CursorSet{cursor_, pointer_});
+  } else {
+    batch.cursor.push_back(CursorHide{});
+  }
   return batch;
 }
 
 DrawBatch DesktopBase::next_frame(uint64_t frame) {
   DrawBatch batch;
+  if (cursor_moved_) {
+    cursor_moved_ = false;
+    if (cursor_) batch.cursor.push_back(CursorMove{pointer_});
+  }
   Canvas c(size_, &batch.commands);
   if (!frozen_) advance(frame, int64_t(frame * 1000 / uint64_t(fps_)), c);
 
@@ -128,6 +157,7 @@ void DesktopBase::on_input(const InputEvent& ev) {
     move_pointer(p->x, p->y);
   } else if (const auto* m = std::get_if<MotionEvent>(&ev)) {
     move_pointer(pointer_.x + m->dx, pointer_.y + m->dy);
+    cursor_moved_ = true;
   } else if (const auto* b = std::get_if<ButtonEvent>(&ev)) {
     if (!b->down) return;
     dots_.push_back(Dot{pointer_, kDotColors[dots_made_ % std::size(kDotColors)]});

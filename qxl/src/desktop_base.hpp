@@ -41,6 +41,8 @@ class DesktopBase : public SyntheticDesktop {
   int fps() const { return fps_; }
   /// Where the text box sits; workloads keep animated content out of it where they can.
   const Rect& text_box() const { return text_box_; }
+  /// Whether the desktop shows the pointer (a full-screen game hides it).
+  virtual bool shows_cursor() const { return true; }
   /// The first row below the text box and its margin.
   int32_t content_top() const { return text_box_.bottom() + ui_.margin; }
 
@@ -77,6 +79,9 @@ class DesktopBase : public SyntheticDesktop {
   Point pointer_;
   std::deque<Dot> dots_;
   uint64_t dots_made_ = 0;
+  // Relative motion (server mouse mode) moved the pointer: the cursor follows it.
+  bool cursor_moved_ = false;
+  std::shared_ptr<const CursorShape> cursor_;
 
   // What the last batch left on screen.
   std::shared_ptr<const Image> text_image_;

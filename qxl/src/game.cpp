@@ -26,6 +26,7 @@ class Game final : public DesktopBase {
  protected:
   void paint_scene(const Canvas& c) override;
   void advance(uint64_t frame, int64_t time_ms, const Canvas& c) override;
+  bool shows_cursor() const override { return false; }
 
  private:
   void build_sky();

@@ -105,6 +105,27 @@ TEST(Desktop, InputQueueIsBounded) {
   EXPECT_EQ(d->queued_inputs(), 0u);
 }
 
+TEST(Desktop, PublishesTheSourcesCursor) {
+  auto d = make("office", true);
+  EXPECT_EQ(d->cursor()->shape, nullptr);
+  run_ticks(*d, 1);
+  auto c = d->cursor();
+  ASSERT_NE(c->shape, nullptr);
+  EXPECT_TRUE(c->visible);
+  EXPECT_EQ(c->pos, (Point{160, 100}));
+  const auto v = c->version;
+  d->post_input(MotionEvent{5, -3, 0});  // server mouse mode: the cursor follows
+  run_ticks(*d, 1);
+  c = d->cursor();
+  EXPECT_GT(c->version, v);
+  EXPECT_EQ(c->pos, (Point{165, 97}));
+  EXPECT_EQ(c->shape_version, 1u);
+
+  auto g = make("game", true);
+  run_ticks(*g, 1);
+  EXPECT_FALSE(g->cursor()->visible);
+}
+
 TEST(Desktop, UnknownWorkloadIsAnError) {
   DesktopOptions o;
   o.synthetic = "no-such-desktop";

@@ -48,10 +48,33 @@ struct SurfaceCreate {
   Size size;
 };
 
+/// A pointer shape: 32-bit ARGB pixels (A in the top byte, premultiplied like SPICE's
+/// alpha cursors), `hotspot` inside `pixels`' bounds. `id` is stable for the same shape.
+struct CursorShape {
+  uint64_t id = 0;
+  Point hotspot;
+  std::shared_ptr<const Image> pixels;
+};
+
+/// Shows `shape` at `pos` (visible), replacing the previous shape.
+struct CursorSet {
+  std::shared_ptr<const CursorShape> shape;
+  Point pos;
+};
+/// Moves the pointer (server mouse mode: the guest owns the position).
+struct CursorMove {
+  Point pos;
+};
+/// Hides the pointer until the next CursorSet.
+struct CursorHide {};
+
+using CursorCommand = std::variant<CursorSet, CursorMove, CursorHide>;
+
 /// One tick's worth of commands from a source, applied in order.
 struct DrawBatch {
   std::vector<SurfaceCreate> creates;
   std::vector<DrawCommand> commands;
+  std::vector<CursorCommand> cursor;
 };
 
 }  // namespace spiceflow

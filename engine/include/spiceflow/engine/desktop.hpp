@@ -48,6 +48,15 @@ struct Frame {
   Image assemble() const;
 };
 
+/// The pointer as the source last set it. Immutable once published.
+struct CursorState {
+  uint64_t version = 0;        ///< bumps on every change
+  uint64_t shape_version = 0;  ///< bumps when the shape changes (clients re-send it)
+  std::shared_ptr<const CursorShape> shape;  ///< null: the source never set one
+  Point pos;
+  bool visible = false;
+};
+
 struct DesktopOptions {
   std::string synthetic = "office";
   qxl::SyntheticOptions source;
@@ -72,7 +81,11 @@ class Desktop {
   /// The newest published frame (null before the first one). Thread-safe.
   std::shared_ptr<const Frame> latest() const;
 
-  /// Registers `cb`, called (on a pipeline thread) after every publish. Returns an id.
+  /// The newest pointer state (never null). Thread-safe.
+  std::shared_ptr<const CursorState> cursor() const;
+
+  /// Registers `cb`, called (on a pipeline thread) after every publish of a frame or of a
+  /// cursor change. Returns an id.
   uint64_t subscribe(std::function<void()> cb);
   void unsubscribe(uint64_t id);
 

@@ -34,14 +34,15 @@ class SyntheticDesktop {
  public:
   virtual ~SyntheticDesktop() = default;
   virtual std::string_view name() const = 0;
-  /// The primary surface (id 0) creation and a full first paint (frame 0).
+  /// The primary surface (id 0) creation, a full first paint (frame 0), and the pointer:
+  /// an arrow (CursorSet), or CursorHide for workloads that hide it (game).
   virtual DrawBatch start() = 0;
   /// The commands that turn frame `frame - 1` into frame `frame` (frame >= 1), including
   /// the visible effect of input received since the previous call. Frozen: only input.
   virtual DrawBatch next_frame(uint64_t frame) = 0;
   /// Keyboard and mouse input; takes effect at the next next_frame(). Typed characters
   /// appear in a text box; the pointer position is drawn as a marker; a button press
-  /// leaves a dot.
+  /// leaves a dot. Relative motion (server mouse mode) also moves the cursor (CursorMove).
   virtual void on_input(const InputEvent& ev) = 0;
 };
 
