@@ -133,12 +133,12 @@ PassPtr Desktop::Pipeline::ingest(PassPtr p) {
 
 PassPtr Desktop::Pipeline::render(PassPtr p) {
   for (const auto& c : p->batch.creates) {
-    if (c.surface_id != 0) continue;  // off-screen surfaces come with QXL
-    if (auto st = raster->create_surface(0, c.size); !st) {
-      log::error("desktop {}: cannot create primary surface: {}", owner.index(),
+    if (auto st = raster->create_surface(c.surface_id, c.size); !st) {
+      log::error("desktop {}: cannot create surface {}: {}", owner.index(), c.surface_id,
                  st.error().message);
       continue;
     }
+    if (c.surface_id != 0) continue;  // off-screen: drawn on and read from, never shown
     size = c.size;
     damage = std::make_unique<gpu::DamageGrid>(size, owner.opts_.tile_size);
     damage->mark_all();
@@ -155,7 +155,10 @@ PassPtr Desktop::Pipeline::render(PassPtr p) {
       log::warn("desktop {}: draw command rejected: {}", owner.index(), r.error().message);
       continue;
     }
-    damage->mark(*r);
+    if (cmd.surface_id == 0) damage->mark(*r);
+  }
+  for (const auto& d : p->batch.destroys) {
+    if (d.surface_id != 0) raster->destroy_surface(d.surface_id);
   }
   const ImageView surface = raster->view(0);
   p->dirty = damage->take_indices();

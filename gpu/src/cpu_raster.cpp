@@ -86,6 +86,13 @@ class CpuRaster final : public RasterBackend {
   }
 
  private:
+  // Ops of the general IR that this backend does not draw yet are rejected (the command
+  // alone is skipped and logged by the caller).
+  template <class Op>
+  static Result<Rect> draw(Surface&, const Rect&, const Op&) {
+    return make_error("this draw op is not supported by the cpu raster backend yet");
+  }
+
   static Result<Rect> draw(Surface& s, const Rect& bounds, const FillOp& op) {
     if (!edges_fit(op.rect)) return make_error("fill " + describe(op.rect) + " overflows");
     const Rect r = intersect(op.rect, bounds);

@@ -27,6 +27,13 @@ class DisplayChannel final : public ChannelClient {
 
   void on_update() override { pump(); }
 
+  ~DisplayChannel() override {
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count();
+    log::info("{}: display: {} frame updates in {:.1f} s ({:.1f} fps), {} draws, {} bytes sent",
+              name(), frames_sent_, secs, secs > 0 ? double(frames_sent_) / secs : 0.0,
+              draws_sent_, peer_->bytes_sent());
+  }
+
  protected:
   void start() override {
     start_acks(kAckWindow);
@@ -71,6 +78,7 @@ class DisplayChannel final : public ChannelClient {
     msg::display_draw_copy(body, 0, box, ++image_id_, img);
     send(SPICE_MSG_DISPLAY_DRAW_COPY, body);
     ++ctx_.stats().display_messages;
+    ++draws_sent_;
   }
 
   void encode_and_send(const Rect& box, const ImageView& pixels) {
@@ -114,6 +122,8 @@ class DisplayChannel final : public ChannelClient {
     for (size_t i = 0; i < frame.tiles.size(); ++i) tile_versions_[i] = frame.tiles[i]->version;
     generation_ = frame.surface_generation;
     has_surface_ = true;
+    last_frame_version_ = frame.version;
+    ++frames_sent_;
   }
 
   void pump() {
@@ -125,6 +135,12 @@ class DisplayChannel final : public ChannelClient {
       return;  // updates continue when there is room again
     }
     const bool lz4 = use_lz4();
+    if (frame->version > last_frame_version_) {
+      // Counted once per published frame the client starts receiving: the frame rate the
+      // client sees (a slow client skips versions and counts fewer).
+      last_frame_version_ = frame->version;
+      ++frames_sent_;
+    }
     for (size_t i = 0; i < frame->tiles.size() && can_send(); ++i) {
       const auto& tile = *frame->tiles[i];
       if (tile.version <= tile_versions_[i]) continue;
@@ -145,6 +161,10 @@ class DisplayChannel final : public ChannelClient {
   uint64_t generation_ = 0;
   uint64_t image_id_ = 0;
   std::vector<uint64_t> tile_versions_;
+  uint64_t last_frame_version_ = 0;
+  uint64_t frames_sent_ = 0;
+  uint64_t draws_sent_ = 0;
+  std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace
