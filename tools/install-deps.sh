@@ -7,12 +7,14 @@ PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config git
   libspice-protocol-dev libspice-server-dev
-  liburing-dev libtbb-dev liblz4-dev libssl-dev zlib1g-dev libpixman-1-dev
+  liburing-dev libtbb-dev liblz4-dev libjpeg62-turbo-dev libssl-dev zlib1g-dev libpixman-1-dev
   libcli11-dev libspdlog-dev libfmt-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   spice-client-gtk gir1.2-spiceclientglib-2.0 python3-gi python3 tshark
   xvfb procps time
+  # compat interop: unmodified QEMU (SeaBIOS) on build/compat/libspice-server.so.1
+  qemu-system-x86 seabios
 )
 
 missing=()

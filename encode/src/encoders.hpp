@@ -9,6 +9,8 @@ namespace spiceflow::encode {
 
 std::unique_ptr<ImageEncoder> make_raw_encoder();
 std::unique_ptr<ImageEncoder> make_lz4_encoder();
+std::unique_ptr<ImageEncoder> make_quic_encoder();
+std::unique_ptr<ImageEncoder> make_lz_encoder();
 
 /// Copies `img` into `out` as packed top-down rows of width * 4 bytes (out is resized).
 void pack_rows(const ImageView& img, std::vector<uint8_t>& out);

@@ -12,6 +12,12 @@ std::string_view to_string(ImageCodec c) {
       return "raw";
     case ImageCodec::lz4:
       return "lz4";
+    case ImageCodec::quic:
+      return "quic";
+    case ImageCodec::lz:
+      return "lz";
+    case ImageCodec::jpeg:
+      return "jpeg";
   }
   return "unknown";
 }
@@ -22,6 +28,12 @@ std::unique_ptr<ImageEncoder> make_image_encoder(ImageCodec codec) {
       return make_raw_encoder();
     case ImageCodec::lz4:
       return make_lz4_encoder();
+    case ImageCodec::quic:
+      return make_quic_encoder();
+    case ImageCodec::lz:
+      return make_lz_encoder();
+    case ImageCodec::jpeg:
+      return make_jpeg_encoder(kDefaultJpegQuality);
   }
   assert(false && "unhandled ImageCodec");
   return nullptr;

@@ -3,6 +3,8 @@
 #include <tbb/flow_graph.h>
 #include <tbb/parallel_for.h>
 
+#include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <cstdio>
 #include <condition_variable>
@@ -48,7 +50,11 @@ struct Desktop::Pipeline {
   // Used only by the stage that is running (passes never overlap: see in_flight).
   std::unique_ptr<qxl::SyntheticDesktop> source;
   std::unique_ptr<gpu::RasterBackend> raster;
-  std::unique_ptr<encode::ImageEncoder> lz4;
+  // One encoder per codec (index = ImageCodec; null for raw). Encoders are stateless, so
+  // the encode stage's parallel tasks share them.
+  std::array<std::unique_ptr<encode::ImageEncoder>, encode::kImageCodecCount> encoders;
+  // Clients' acquisitions per codec; read once per pass by the encode stage.
+  std::array<std::atomic<int>, encode::kImageCodecCount> codec_refs{};
   std::unique_ptr<gpu::DamageGrid> damage;
   Classifier classifier;
   Size size;
@@ -196,21 +202,55 @@ PassPtr Desktop::Pipeline::classify(PassPtr p) {
   return p;
 }
 
+std::vector<encode::ImageCodec> Desktop::codecs_in_use() const {
+  std::vector<encode::ImageCodec> out;
+  for (size_t c = 0; c < encode::kImageCodecCount; ++c) {
+    const auto codec = encode::ImageCodec(c);
+    if (codec == encode::ImageCodec::raw) continue;
+    const bool configured = std::find(opts_.codecs.begin(), opts_.codecs.end(), codec) !=
+                            opts_.codecs.end();
+    if (configured || pipeline_->codec_refs[c].load() > 0) out.push_back(codec);
+  }
+  return out;
+}
+
+void Desktop::acquire_codec(encode::ImageCodec codec) { ++pipeline_->codec_refs[size_t(codec)]; }
+
+void Desktop::release_codec(encode::ImageCodec codec) {
+  [[maybe_unused]] const int left = --pipeline_->codec_refs[size_t(codec)];
+  assert(left >= 0 && "release_codec without acquire_codec");
+}
+
 PassPtr Desktop::Pipeline::encode(PassPtr p) {
   const uint64_t next_version = version + 1;
+  // The set is fixed for the pass: a client that acquires a codec meanwhile finds it
+  // missing on this pass's tiles and encodes those itself.
+  const std::vector<encode::ImageCodec> codecs = owner.codecs_in_use();
   p->tiles.resize(p->dirty.size());
-  // Damaged tiles are independent: encode them in parallel on the TBB workers.
-  tbb::parallel_for(size_t(0), p->dirty.size(), [&](size_t k) {
+  std::vector<std::shared_ptr<Tile>> tiles_out(p->dirty.size());
+  for (size_t k = 0; k < p->dirty.size(); ++k) {
     auto tile = std::make_shared<Tile>();
     tile->rect = damage->tile_rect(p->dirty[k]);
     tile->version = next_version;
     tile->pixels = p->pixels[k];
-    auto res = lz4->encode(p->pixels[k]->view());
+    tiles_out[k] = std::move(tile);
+  }
+  // Every (tile, codec) pair is independent: encode them all in parallel on the TBB
+  // workers. Each task writes its own slot of its tile, so no locking is needed.
+  const size_t n_codecs = codecs.size();
+  tbb::parallel_for(size_t(0), p->dirty.size() * n_codecs, [&](size_t job) {
+    const size_t k = job / n_codecs;
+    const encode::ImageCodec codec = codecs[job % n_codecs];
+    auto res = encoders[size_t(codec)]->encode(p->pixels[k]->view());
     if (auto* enc = std::get_if<encode::EncodedImage>(&res)) {
-      tile->lz4 = std::make_shared<encode::EncodedImage>(std::move(*enc));
+      tiles_out[k]->encoded[size_t(codec)] =
+          std::make_shared<encode::EncodedImage>(std::move(*enc));
     }
-    p->tiles[k] = std::move(tile);
   });
+  for (size_t k = 0; k < p->dirty.size(); ++k) {
+    tiles_out[k]->lz4 = tiles_out[k]->encoding(encode::ImageCodec::lz4);
+    p->tiles[k] = std::move(tiles_out[k]);
+  }
   tiles_encoded += p->dirty.size();
   return p;
 }
@@ -284,6 +324,12 @@ Desktop::~Desktop() {
 Result<std::unique_ptr<Desktop>> Desktop::create(int index, const DesktopOptions& opts) {
   auto source = qxl::make_synthetic(opts.synthetic, opts.source);
   if (!source) return source.error();
+  return create(index, opts, std::move(*source));
+}
+
+Result<std::unique_ptr<Desktop>> Desktop::create(int index, const DesktopOptions& opts,
+                                                 std::unique_ptr<qxl::SyntheticDesktop> source) {
+  if (!source) return make_error("desktop source is null");
   auto raster = gpu::make_raster(opts.raster);
   if (!raster) return raster.error();
   if (opts.tile_size < 16 || opts.tile_size > 1024) {
@@ -291,12 +337,16 @@ Result<std::unique_ptr<Desktop>> Desktop::create(int index, const DesktopOptions
   }
   std::unique_ptr<Desktop> d(new Desktop(index, opts));
   auto& p = *d->pipeline_;
-  p.source = std::move(*source);
+  p.source = std::move(source);
   p.raster = std::move(*raster);
-  p.lz4 = encode::make_image_encoder(encode::ImageCodec::lz4);
+  for (size_t c = 0; c < encode::kImageCodecCount; ++c) {
+    if (encode::ImageCodec(c) != encode::ImageCodec::raw) {
+      p.encoders[c] = encode::make_image_encoder(encode::ImageCodec(c));
+    }
+  }
   p.build_graph();
-  log::info("desktop {}: synthetic '{}' {}x{} @ {} fps{}, raster backend '{}'", index,
-            opts.synthetic, opts.source.size.width, opts.source.size.height, opts.source.fps,
+  log::info("desktop {}: source '{}' {}x{} @ {} fps{}, raster backend '{}'", index,
+            p.source->name(), opts.source.size.width, opts.source.size.height, opts.source.fps,
             opts.source.frozen ? " (frozen)" : "", p.raster->name());
   return d;
 }

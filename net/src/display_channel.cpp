@@ -3,8 +3,17 @@
 // then on DRAW_COPYs of the tiles that changed since what it already has. The channel
 // pulls the newest published Frame whenever it has room (ACK window open, socket queue
 // below low water), so a slow client skips intermediate frames instead of queueing them.
+//
+// Image codec: one per client, from the server's --image-compression or the client's
+// DISPLAY_PREFERRED_COMPRESSION, never one the client lacks (LZ4 needs its capability;
+// QUIC, LZ and JPEG are baseline). The channel acquires its codec on the desktop so the
+// engine encodes changed tiles with it on its workers; a tile without it (encoded before
+// the acquisition, or declined by the codec) is encoded here, falling back to raw.
 #include <spice/enums.h>
 #include <spice/protocol.h>
+
+#include <array>
+#include <optional>
 
 #include "channel.hpp"
 #include "spiceflow/core/log.hpp"
@@ -22,16 +31,23 @@ class DisplayChannel final : public ChannelClient {
   DisplayChannel(ServerContext& ctx, std::unique_ptr<Peer> peer, const LinkMess& link,
                  uint32_t session_id, int desktop)
       : ChannelClient(ctx, std::move(peer), link, session_id, desktop),
-        lz4_(encode::make_image_encoder(encode::ImageCodec::lz4)),
-        raw_(encode::make_image_encoder(encode::ImageCodec::raw)) {}
+        mode_(ctx.options().compression) {
+    codec_ = choose_codec();
+    acquire(codec_);
+    log::info("{}: display images as {}", name(), encode::to_string(codec_));
+  }
 
   void on_update() override { pump(); }
 
   ~DisplayChannel() override {
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count();
-    log::info("{}: display: {} frame updates in {:.1f} s ({:.1f} fps), {} draws, {} bytes sent",
-              name(), frames_sent_, secs, secs > 0 ? double(frames_sent_) / secs : 0.0,
-              draws_sent_, peer_->bytes_sent());
+    release(codec_);
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count();
+    log::info(
+        "{}: display: {} frame updates in {:.1f} s ({:.1f} fps), {} draws ({}, {} sent "
+        "raw instead), {} bytes sent",
+        name(), frames_sent_, secs, secs > 0 ? double(frames_sent_) / secs : 0.0, draws_sent_,
+        encode::to_string(codec_), fallbacks_, peer_->bytes_sent());
   }
 
  protected:
@@ -53,8 +69,7 @@ class DisplayChannel final : public ChannelClient {
       case SPICE_MSGC_DISPLAY_PREFERRED_COMPRESSION: {
         auto m = msg::parse_preferred_compression(body);
         if (!m) return false;
-        client_wants_raw_ = m->image_compression == SPICE_IMAGE_COMPRESSION_OFF;
-        log::info("{}: client prefers image compression {}", name(), m->image_compression);
+        set_preferred(m->image_compression);
         return true;
       }
       case SPICE_MSGC_DISPLAY_STREAM_REPORT:
@@ -68,9 +83,70 @@ class DisplayChannel final : public ChannelClient {
   }
 
  private:
-  bool use_lz4() const {
-    return ctx_.options().compression != ImageCompression::off && !client_wants_raw_ &&
-           has_channel_cap(SPICE_DISPLAY_CAP_LZ4_COMPRESSION);
+  encode::ImageCodec choose_codec() const {
+    switch (mode_) {
+      case ImageCompression::off:
+        return encode::ImageCodec::raw;
+      case ImageCompression::quic:
+        return encode::ImageCodec::quic;
+      case ImageCompression::lz:
+        return encode::ImageCodec::lz;
+      case ImageCompression::jpeg:
+        return encode::ImageCodec::jpeg;
+      case ImageCompression::automatic:
+      case ImageCompression::lz4:
+        break;
+    }
+    return has_channel_cap(SPICE_DISPLAY_CAP_LZ4_COMPRESSION) ? encode::ImageCodec::lz4
+                                                              : encode::ImageCodec::lz;
+  }
+
+  // The client's SpiceImageCompression replaces the server's choice for this client (as
+  // in the reference server). GLZ is not implemented: LZ is its closest relative.
+  void set_preferred(uint8_t wanted) {
+    std::optional<ImageCompression> mode;
+    switch (wanted) {
+      case SPICE_IMAGE_COMPRESSION_OFF:
+        mode = ImageCompression::off;
+        break;
+      case SPICE_IMAGE_COMPRESSION_AUTO_GLZ:
+      case SPICE_IMAGE_COMPRESSION_AUTO_LZ:
+        mode = ImageCompression::automatic;
+        break;
+      case SPICE_IMAGE_COMPRESSION_QUIC:
+        mode = ImageCompression::quic;
+        break;
+      case SPICE_IMAGE_COMPRESSION_GLZ:
+      case SPICE_IMAGE_COMPRESSION_LZ:
+        mode = ImageCompression::lz;
+        break;
+      case SPICE_IMAGE_COMPRESSION_LZ4:
+        mode = ImageCompression::lz4;
+        break;
+      default:
+        break;
+    }
+    if (!mode) {
+      log::warn("{}: client prefers unknown image compression {}: ignored", name(), wanted);
+      return;
+    }
+    mode_ = *mode;
+    const encode::ImageCodec codec = choose_codec();
+    log::info("{}: client prefers image compression {}: sending {}", name(), wanted,
+              encode::to_string(codec));
+    if (codec == codec_) return;
+    acquire(codec);
+    release(codec_);
+    codec_ = codec;
+  }
+
+  void acquire(encode::ImageCodec c) { ctx_.desktop(desktop_).acquire_codec(c); }
+  void release(encode::ImageCodec c) { ctx_.desktop(desktop_).release_codec(c); }
+
+  const encode::ImageEncoder& encoder(encode::ImageCodec c) {
+    auto& e = encoders_[size_t(c)];
+    if (!e) e = encode::make_image_encoder(c);
+    return *e;
   }
 
   void send_image(const Rect& box, const encode::EncodedImage& img) {
@@ -82,14 +158,15 @@ class DisplayChannel final : public ChannelClient {
   }
 
   void encode_and_send(const Rect& box, const ImageView& pixels) {
-    if (use_lz4()) {
-      auto res = lz4_->encode(pixels);
+    if (codec_ != encode::ImageCodec::raw) {
+      auto res = encoder(codec_).encode(pixels);
       if (auto* e = std::get_if<encode::EncodedImage>(&res)) {
         send_image(box, *e);
         return;
       }
+      ++fallbacks_;
     }
-    auto res = raw_->encode(pixels);
+    auto res = encoder(encode::ImageCodec::raw).encode(pixels);
     if (auto* e = std::get_if<encode::EncodedImage>(&res)) send_image(box, *e);
   }
 
@@ -134,7 +211,6 @@ class DisplayChannel final : public ChannelClient {
       send_surface(*frame);
       return;  // updates continue when there is room again
     }
-    const bool lz4 = use_lz4();
     if (frame->version > last_frame_version_) {
       // Counted once per published frame the client starts receiving: the frame rate the
       // client sees (a slow client skips versions and counts fewer).
@@ -144,8 +220,8 @@ class DisplayChannel final : public ChannelClient {
     for (size_t i = 0; i < frame->tiles.size() && can_send(); ++i) {
       const auto& tile = *frame->tiles[i];
       if (tile.version <= tile_versions_[i]) continue;
-      if (lz4 && tile.lz4) {
-        send_image(tile.rect, *tile.lz4);
+      if (const auto& enc = tile.encoding(codec_)) {
+        send_image(tile.rect, *enc);
       } else {
         encode_and_send(tile.rect, tile.pixels->view());
       }
@@ -153,10 +229,12 @@ class DisplayChannel final : public ChannelClient {
     }
   }
 
-  std::unique_ptr<encode::ImageEncoder> lz4_;
-  std::unique_ptr<encode::ImageEncoder> raw_;
+  ImageCompression mode_;
+  encode::ImageCodec codec_ = encode::ImageCodec::raw;  // acquired on the desktop
+  // Made on first use, for tiles the engine did not encode with codec_ (and raw).
+  std::array<std::unique_ptr<encode::ImageEncoder>, encode::kImageCodecCount> encoders_;
+  uint64_t fallbacks_ = 0;  // images codec_ declined (sent raw)
   bool init_received_ = false;
-  bool client_wants_raw_ = false;
   bool has_surface_ = false;
   uint64_t generation_ = 0;
   uint64_t image_id_ = 0;
@@ -169,8 +247,7 @@ class DisplayChannel final : public ChannelClient {
 
 }  // namespace
 
-std::unique_ptr<ChannelClient> make_display_channel(ServerContext& ctx,
-                                                    std::unique_ptr<Peer> peer,
+std::unique_ptr<ChannelClient> make_display_channel(ServerContext& ctx, std::unique_ptr<Peer> peer,
                                                     const LinkMess& link, uint32_t session_id,
                                                     int desktop) {
   return std::make_unique<DisplayChannel>(ctx, std::move(peer), link, session_id, desktop);

@@ -183,6 +183,25 @@ void display_monitors_config(Bytes& out, std::span<const MonitorHead> heads, uin
   }
 }
 
+namespace {
+uint8_t spice_image_type(encode::ImageCodec codec) {
+  switch (codec) {
+    case encode::ImageCodec::raw:
+      return SPICE_IMAGE_TYPE_BITMAP;
+    case encode::ImageCodec::lz4:
+      return SPICE_IMAGE_TYPE_LZ4;
+    case encode::ImageCodec::quic:
+      return SPICE_IMAGE_TYPE_QUIC;
+    case encode::ImageCodec::lz:
+      return SPICE_IMAGE_TYPE_LZ_RGB;
+    case encode::ImageCodec::jpeg:
+      return SPICE_IMAGE_TYPE_JPEG;
+  }
+  assert(false && "unhandled ImageCodec");
+  return SPICE_IMAGE_TYPE_BITMAP;
+}
+}  // namespace
+
 void display_draw_copy(Bytes& out, uint32_t surface_id, const Rect& box, uint64_t image_id,
                        const encode::EncodedImage& image) {
   const size_t body_start = out.size();
@@ -200,8 +219,7 @@ void display_draw_copy(Bytes& out, uint32_t surface_id, const Rect& box, uint64_
 
   // SpiceImageDescriptor (18 bytes)
   w.u64(image_id);  // id u64
-  w.u8(image.codec == encode::ImageCodec::lz4 ? SPICE_IMAGE_TYPE_LZ4
-                                              : SPICE_IMAGE_TYPE_BITMAP);  // type u8
+  w.u8(spice_image_type(image.codec));            // type u8
   w.u8(0);                                       // flags u8: not cached
   w.u32(static_cast<uint32_t>(image.width));     // width u32
   w.u32(static_cast<uint32_t>(image.height));    // height u32
@@ -221,8 +239,13 @@ void display_draw_copy(Bytes& out, uint32_t surface_id, const Rect& box, uint64_
       break;
     }
     case encode::ImageCodec::lz4:
-      // BinaryData: data_size u32, then the bytes. The top-down flag and the bitmap format
-      // are the first two bytes of `data` (the encoder writes them), not separate fields.
+    case encode::ImageCodec::quic:
+    case encode::ImageCodec::lz:
+    case encode::ImageCodec::jpeg:
+      // BinaryData: data_size u32, then the bytes. Each stream carries its own header
+      // (LZ4: top-down flag and bitmap format; QUIC and LZ: magic, type, size; JPEG: JFIF),
+      // so nothing else goes between. spice-gtk reads QUIC as whole 32-bit words.
+      assert(image.codec != encode::ImageCodec::quic || image.data.size() % 4 == 0);
       w.u32(static_cast<uint32_t>(image.data.size()));
       w.bytes(image.data);
       break;

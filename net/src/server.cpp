@@ -22,10 +22,19 @@
 namespace spiceflow::net {
 
 Result<ImageCompression> parse_image_compression(std::string_view name) {
-  if (name == "auto") return ImageCompression::automatic;
+  if (name == "auto" || name == "auto_lz") return ImageCompression::automatic;
   if (name == "lz4") return ImageCompression::lz4;
+  if (name == "quic") return ImageCompression::quic;
+  if (name == "lz") return ImageCompression::lz;
+  if (name == "jpeg") return ImageCompression::jpeg;
   if (name == "off") return ImageCompression::off;
-  return make_error("unknown image compression '" + std::string(name) + "' (auto, lz4, off)");
+  if (name == "glz" || name == "auto_glz") {
+    return make_error("image compression '" + std::string(name) +
+                      "' is not yet supported (GLZ is to come; use auto, lz4, quic, lz, jpeg "
+                      "or off)");
+  }
+  return make_error("unknown image compression '" + std::string(name) +
+                    "' (auto, auto_lz, lz4, quic, lz, jpeg, off)");
 }
 
 namespace {
@@ -474,6 +483,11 @@ void Server::stop() {
     // Give DISCONNECTING a moment to reach the clients.
     p->loop_->add_timer(std::chrono::milliseconds(100), [p] { p->loop_->stop(); });
   });
+}
+
+void Server::set_ticket(const TicketPolicy& ticket) {
+  Impl* p = impl_.get();
+  p->loop_->post([p, ticket] { p->opts.ticket = ticket; });
 }
 
 ServerStats Server::stats() const {

@@ -81,10 +81,12 @@ CLI::App* add_serve_command(CLI::App& app, ServeConfig& cfg) {
   cmd->add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  // Checked by net::parse_image_compression (below), which also explains that glz and
+  // auto_glz are not supported yet rather than calling them unknown.
   cmd->add_option("--image-compression", cfg.image_compression,
-                  "auto (LZ4 when the client supports it), lz4, or off (raw bitmaps)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "lz4", "off"}));
+                  "auto or auto_lz (LZ4 when the client supports it, else LZ), lz4, quic, lz, "
+                  "jpeg (lossy), or off (raw bitmaps); glz and auto_glz are not supported yet")
+      ->capture_default_str();
   cmd->add_option("--link-timeout", cfg.link_timeout,
                   "Seconds a connection may take to complete the SPICE link")
       ->capture_default_str()
@@ -92,6 +94,29 @@ CLI::App* add_serve_command(CLI::App& app, ServeConfig& cfg) {
   cmd->add_option("--raster", cfg.raster, "Raster backend: auto or cpu")->capture_default_str();
   return cmd;
 }
+
+namespace {
+
+// The codecs the engine encodes tiles with before any client asks: the one most clients
+// will get under this --image-compression (clients acquire what they need on top).
+std::vector<encode::ImageCodec> engine_codecs(net::ImageCompression c) {
+  switch (c) {
+    case net::ImageCompression::automatic:
+    case net::ImageCompression::lz4:
+      return {encode::ImageCodec::lz4};
+    case net::ImageCompression::quic:
+      return {encode::ImageCodec::quic};
+    case net::ImageCompression::lz:
+      return {encode::ImageCodec::lz};
+    case net::ImageCompression::jpeg:
+      return {encode::ImageCodec::jpeg};
+    case net::ImageCompression::off:
+      break;
+  }
+  return {};
+}
+
+}  // namespace
 
 int run_serve(const ServeConfig& cfg) {
   if (auto st = log::set_level(cfg.log_level); !st) return usage_error(st.error().message);
@@ -131,6 +156,7 @@ int run_serve(const ServeConfig& cfg) {
     d.source.frozen = cfg.frozen;
     d.raster = cfg.raster;
     d.dump_frame_path = dump_path_for(cfg.dump_frame, i);
+    d.codecs = engine_codecs(*compression);
     auto desktop = engine::Desktop::create(i, d);
     if (!desktop) return usage_error(desktop.error().message);
     engine.add(std::move(*desktop));

@@ -4,10 +4,15 @@
 ///   raw: the SpiceBitmap pixel rows, 32BIT format, top-down, stride = width * 4;
 ///   lz4: the bytes of SPICE's LZ4Data after its data_size field (top-down flag, bitmap
 ///        format, then blocks of [big-endian u32 compressed size][LZ4 block]) exactly as
-///        spice-gtk's canvas decodes them.
-/// The other SPICE codecs (QUIC, LZ, GLZ, JPEG, ...) slot in as more ImageCodec values.
+///        spice-gtk's canvas decodes them;
+///   quic: the QUIC stream (SPICE_IMAGE_TYPE_QUIC, image type RGB32), lossless;
+///   lz:   the LZ stream with its header (SPICE_IMAGE_TYPE_LZ_RGB, image type RGB32), lossless;
+///   jpeg: a baseline JFIF stream (SPICE_IMAGE_TYPE_JPEG), lossy.
+/// Each of these is the `data` of the SpiceImage's BinaryData (after data_size).
+/// GLZ, ZLIB-GLZ and JPEG-alpha slot in as more ImageCodec values.
 ///
 /// Threading: encode() is const and may run concurrently on many TBB workers.
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,7 +23,12 @@
 
 namespace spiceflow::encode {
 
-enum class ImageCodec { raw, lz4 };
+enum class ImageCodec { raw, lz4, quic, lz, jpeg };
+/// The number of ImageCodec values (they run 0..kImageCodecCount-1: usable as an index).
+inline constexpr size_t kImageCodecCount = 5;
+
+/// True for codecs whose output decodes to exactly the input pixels (X aside).
+constexpr bool is_lossless(ImageCodec c) { return c != ImageCodec::jpeg; }
 
 std::string_view to_string(ImageCodec c);
 
@@ -45,6 +55,12 @@ class ImageEncoder {
   virtual EncodeResult encode(const ImageView& img) const = 0;
 };
 
+/// A new encoder for `codec` (jpeg at kDefaultJpegQuality).
 std::unique_ptr<ImageEncoder> make_image_encoder(ImageCodec codec);
+
+/// The reference server's default JPEG quality.
+inline constexpr int kDefaultJpegQuality = 85;
+/// A JPEG encoder at `quality` (clamped to 1..100).
+std::unique_ptr<ImageEncoder> make_jpeg_encoder(int quality);
 
 }  // namespace spiceflow::encode

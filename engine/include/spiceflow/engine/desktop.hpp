@@ -10,6 +10,7 @@
 ///
 /// Threading: see engine/README.md. post_input(), latest(), subscribe() and the accessors
 /// are thread-safe; the pipeline runs on the Engine's scheduler thread and TBB workers.
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -31,8 +32,16 @@ struct Tile {
   Rect rect;
   uint64_t version = 0;  ///< the frame version that last changed this tile
   std::shared_ptr<const Image> pixels;
-  /// LZ4 payload, or null when the codec declined (then send raw).
+  /// One encoding per codec (indexed by ImageCodec): made by the encode stage for the
+  /// codecs in use when the tile changed (see Desktop::acquire_codec); null for the others
+  /// and where the codec declined. Raw is never made here: it is the pixels, packed.
+  std::array<std::shared_ptr<const encode::EncodedImage>, encode::kImageCodecCount> encoded;
+  /// The same object as encoding(lz4) (kept for callers that predate the other codecs).
   std::shared_ptr<const encode::EncodedImage> lz4;
+
+  const std::shared_ptr<const encode::EncodedImage>& encoding(encode::ImageCodec c) const {
+    return encoded[size_t(c)];
+  }
 };
 
 /// An immutable published state of the primary surface.
@@ -64,12 +73,21 @@ struct DesktopOptions {
   /// Written once, as binary PPM, after the first frame is rendered (empty = none).
   std::string dump_frame_path;
   int32_t tile_size = 128;
+  /// Codecs every changed tile is encoded with whether or not a client wants them (the
+  /// ones clients acquire come on top); lz4 by default: what spice-gtk clients get.
+  std::vector<encode::ImageCodec> codecs = {encode::ImageCodec::lz4};
 };
 
 class Desktop {
  public:
   /// Builds the source, raster backend and graph. Errors are set-up errors (bad name...).
   static Result<std::unique_ptr<Desktop>> create(int index, const DesktopOptions& opts);
+  /// Builds a desktop over an external `source` (e.g. QXL commands fed by compat/'s
+  /// libspice-server ABI) instead of the named synthetic workload (`opts.synthetic` is
+  /// ignored; `opts.source.fps` still sets the tick rate). Takes ownership of `source`;
+  /// its start/next_frame/on_input are called from the pipeline's ingest stage only.
+  static Result<std::unique_ptr<Desktop>> create(int index, const DesktopOptions& opts,
+                                                 std::unique_ptr<qxl::SyntheticDesktop> source);
   ~Desktop();
   Desktop(const Desktop&) = delete;
   Desktop& operator=(const Desktop&) = delete;
@@ -95,6 +113,15 @@ class Desktop {
   /// Input events waiting for the next pass (at most kMaxQueuedInputs).
   size_t queued_inputs() const;
   static constexpr size_t kMaxQueuedInputs = 1024;
+
+  /// Asks the encode stage to encode changed tiles with `codec` too, from the next pass
+  /// on; reference-counted, so each acquire needs one release_codec(). Thread-safe (the
+  /// display channel calls these on the event-loop thread). Raw is ignored: clients make
+  /// it from the tile's pixels.
+  void acquire_codec(encode::ImageCodec codec);
+  void release_codec(encode::ImageCodec codec);
+  /// The codecs the encode stage currently makes (options' codecs + acquired ones).
+  std::vector<encode::ImageCodec> codecs_in_use() const;
 
   /// Runs one pipeline pass (called by the Engine's scheduler). Returns false when the
   /// previous pass is still in flight (the tick is skipped: frames drop, queues do not grow).

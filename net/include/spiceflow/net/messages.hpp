@@ -68,7 +68,9 @@ void display_monitors_config(Bytes& out, std::span<const MonitorHead> heads, uin
 /// DRAW_COPY of `image` onto `box` of surface `surface_id`: no clip, src_area = the whole
 /// image, rop SPICE_ROPD_OP_PUT, scale mode NEAREST, no mask. `image_id` goes into the
 /// image descriptor (flags 0: not cached). raw -> SPICE_IMAGE_TYPE_BITMAP (32BIT,
-/// TOP_DOWN, no palette); lz4 -> SPICE_IMAGE_TYPE_LZ4.
+/// TOP_DOWN, no palette); lz4 -> SPICE_IMAGE_TYPE_LZ4; quic -> SPICE_IMAGE_TYPE_QUIC;
+/// lz -> SPICE_IMAGE_TYPE_LZ_RGB; jpeg -> SPICE_IMAGE_TYPE_JPEG (all four: BinaryData,
+/// data_size u32 + the encoder's bytes).
 void display_draw_copy(Bytes& out, uint32_t surface_id, const Rect& box, uint64_t image_id,
                        const encode::EncodedImage& image);
 /// COPY_BITS: moves the pixels at `src_pos` to `box` within the surface (no clip).

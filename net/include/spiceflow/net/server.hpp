@@ -15,12 +15,20 @@
 
 namespace spiceflow::net {
 
-/// How display images are compressed (names follow QEMU's -spice image-compression).
+/// How display images are compressed (names follow QEMU's -spice image-compression). A
+/// client never receives a codec it lacks: where the choice needs a capability the client
+/// did not announce (LZ4), it gets LZ. A client's DISPLAY_PREFERRED_COMPRESSION replaces
+/// this for that client. An image a codec declines goes out raw.
 enum class ImageCompression {
-  automatic,  ///< LZ4 when the client supports it, raw bitmaps otherwise
-  lz4,        ///< same as automatic today (LZ4 is the only codec so far)
+  automatic,  ///< "auto", "auto_lz": LZ4 when the client supports it, LZ otherwise
+  lz4,        ///< LZ4 (SPICE_DISPLAY_CAP_LZ4_COMPRESSION), LZ otherwise
+  quic,       ///< QUIC always (every client decodes it)
+  lz,         ///< LZ_RGB always (every client decodes it)
+  jpeg,       ///< JPEG always: lossy, for bandwidth tests and photo-heavy desktops
   off,        ///< raw bitmaps always
 };
+/// Accepts auto, auto_lz, lz4, quic, lz, jpeg, off; auto_glz and glz name codecs that are
+/// not implemented yet and are refused with an error saying so.
 Result<ImageCompression> parse_image_compression(std::string_view name);
 
 struct ServerOptions {
@@ -56,6 +64,9 @@ class Server {
   void stop();
   /// Thread-safe snapshot (updated on the loop thread).
   ServerStats stats() const;
+  /// Replaces the ticket policy for links authenticated from now on (established sessions
+  /// are kept). Thread-safe: applied on the loop thread.
+  void set_ticket(const TicketPolicy& ticket);
 
   struct Impl;
 
