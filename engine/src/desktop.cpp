@@ -28,6 +28,8 @@ struct Pass {
   std::vector<std::shared_ptr<Image>> pixels;    // per dirty tile
   std::vector<TileClass> classes;                // per dirty tile
   std::vector<std::shared_ptr<const Tile>> tiles;  // per dirty tile, after encode
+  std::vector<CopyBitsOp> copies;                // forwardable moves, in order
+  std::vector<bool> moved_only;                  // per dirty tile
 };
 using PassPtr = std::shared_ptr<Pass>;
 }  // namespace
@@ -56,6 +58,7 @@ struct Desktop::Pipeline {
   // Clients' acquisitions per codec; read once per pass by the encode stage.
   std::array<std::atomic<int>, encode::kImageCodecCount> codec_refs{};
   std::unique_ptr<gpu::DamageGrid> damage;
+  std::unique_ptr<gpu::DamageGrid> painted;  // tiles changed by more than forwarded copies
   Classifier classifier;
   Size size;
   uint64_t surface_generation = 0;
@@ -131,7 +134,10 @@ PassPtr Desktop::Pipeline::ingest(PassPtr p) {
       pending.swap(inputs);
     }
     for (const auto& ev : pending) source->on_input(ev);
-    p->batch = source->next_frame(++frame_no);
+    const uint64_t stop = owner.opts_.stop_after_frames;
+    if (stop == 0 || frame_no < stop) ++frame_no;
+    // Repeating the last frame number changes nothing but what input did.
+    p->batch = source->next_frame(frame_no);
   }
   p->frame_no = frame_no;
   return p;
@@ -154,6 +160,15 @@ PassPtr Desktop::Pipeline::render(PassPtr p) {
   }
   for (const auto& c : p->batch.cursor) apply_cursor(c);
   if (!damage) return p;
+  // `painted` marks tiles changed other than by a forwardable copy. A copy can be replayed
+  // by a client that is in sync with the previous version as long as its source has not
+  // been painted earlier in this pass (earlier forwarded copies are replayed in order, so
+  // they are fine).
+  if (!painted || painted->columns() != damage->columns() || painted->rows() != damage->rows()) {
+    painted = std::make_unique<gpu::DamageGrid>(size, damage->tile());
+  }
+  painted->clear();
+  if (p->surface_recreated) painted->mark_all();
   for (const auto& cmd : p->batch.commands) {
     auto r = raster->apply(cmd);
     if (!r) {
@@ -161,13 +176,26 @@ PassPtr Desktop::Pipeline::render(PassPtr p) {
       log::warn("desktop {}: draw command rejected: {}", owner.index(), r.error().message);
       continue;
     }
-    if (cmd.surface_id == 0) damage->mark(*r);
+    if (cmd.surface_id != 0 || r->empty()) continue;
+    damage->mark(*r);
+    const auto* copy = std::get_if<CopyBitsOp>(&cmd.op);
+    if (copy && cmd.clip_rects.empty()) {
+      const Point src{copy->src.x + (r->x - copy->dst.x), copy->src.y + (r->y - copy->dst.y)};
+      const Rect src_rect{src.x, src.y, r->width, r->height};
+      if (Rect::from_size(size).contains(src_rect) && !painted->any_in(src_rect)) {
+        p->copies.push_back(CopyBitsOp{*r, src});
+        continue;
+      }
+    }
+    painted->mark(*r);
   }
   for (const auto& d : p->batch.destroys) {
     if (d.surface_id != 0) raster->destroy_surface(d.surface_id);
   }
   const ImageView surface = raster->view(0);
   p->dirty = damage->take_indices();
+  p->moved_only.reserve(p->dirty.size());
+  for (int32_t i : p->dirty) p->moved_only.push_back(!painted->is_marked(i));
   p->pixels.reserve(p->dirty.size());
   for (int32_t i : p->dirty) {
     p->pixels.push_back(std::make_shared<Image>(Image::copy_of(surface, damage->tile_rect(i))));
@@ -232,6 +260,7 @@ PassPtr Desktop::Pipeline::encode(PassPtr p) {
     auto tile = std::make_shared<Tile>();
     tile->rect = damage->tile_rect(p->dirty[k]);
     tile->version = next_version;
+    tile->moved_only = p->moved_only[k];
     tile->pixels = p->pixels[k];
     tiles_out[k] = std::move(tile);
   }
@@ -272,6 +301,7 @@ void Desktop::Pipeline::publish(const PassPtr& p) {
     frame->size = size;
     frame->tile_size = damage->tile();
     frame->tiles = tiles;
+    frame->copies = p->copies;
     {
       std::lock_guard lock(pub_mu);
       latest = frame;

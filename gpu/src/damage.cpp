@@ -17,6 +17,23 @@ DamageGrid::DamageGrid(Size surface, int32_t tile)
       rows_(tiles_for(surface.height, tile)),
       dirty_(size_t(cols_) * size_t(rows_), 0) {}
 
+bool DamageGrid::any_in(const Rect& r) const {
+  const Rect c = intersect(r, Rect::from_size(size_));
+  if (c.empty() || dirty_count_ == 0) return false;
+  for (int32_t ty = c.top() / tile_; ty <= (c.bottom() - 1) / tile_; ++ty) {
+    const uint8_t* row = dirty_.data() + size_t(ty) * size_t(cols_);
+    for (int32_t tx = c.left() / tile_; tx <= (c.right() - 1) / tile_; ++tx) {
+      if (row[tx]) return true;
+    }
+  }
+  return false;
+}
+
+void DamageGrid::clear() {
+  std::fill(dirty_.begin(), dirty_.end(), uint8_t{0});
+  dirty_count_ = 0;
+}
+
 void DamageGrid::mark(const Rect& r) {
   const Rect c = intersect(r, Rect::from_size(size_));
   if (c.empty()) return;

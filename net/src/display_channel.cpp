@@ -45,9 +45,9 @@ class DisplayChannel final : public ChannelClient {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count();
     log::info(
         "{}: display: {} frame updates in {:.1f} s ({:.1f} fps), {} draws ({}, {} sent "
-        "raw instead), {} bytes sent",
+        "raw instead), {} copy-bits, {} bytes sent",
         name(), frames_sent_, secs, secs > 0 ? double(frames_sent_) / secs : 0.0, draws_sent_,
-        encode::to_string(codec_), fallbacks_, peer_->bytes_sent());
+        encode::to_string(codec_), fallbacks_, copy_bits_sent_, peer_->bytes_sent());
   }
 
  protected:
@@ -200,6 +200,7 @@ class DisplayChannel final : public ChannelClient {
     generation_ = frame.surface_generation;
     has_surface_ = true;
     last_frame_version_ = frame.version;
+    synced_version_ = frame.version;
     ++frames_sent_;
   }
 
@@ -217,9 +218,31 @@ class DisplayChannel final : public ChannelClient {
       last_frame_version_ = frame->version;
       ++frames_sent_;
     }
-    for (size_t i = 0; i < frame->tiles.size() && can_send(); ++i) {
+    // A client holding exactly the previous version replays the frame's pixel moves
+    // (COPY_BITS) and then needs only the tiles that were painted.
+    if (!frame->copies.empty() && frame->version == synced_version_ + 1 &&
+        copies_sent_version_ != frame->version) {
+      for (const auto& c : frame->copies) {
+        msg::Bytes body;
+        msg::display_copy_bits(body, 0, c.dst, c.src);
+        send(SPICE_MSG_DISPLAY_COPY_BITS, body);
+        ++ctx_.stats().display_messages;
+        ++copy_bits_sent_;
+      }
+      copies_sent_version_ = frame->version;
+    }
+    bool complete = true;
+    for (size_t i = 0; i < frame->tiles.size(); ++i) {
       const auto& tile = *frame->tiles[i];
       if (tile.version <= tile_versions_[i]) continue;
+      if (tile.moved_only && tile.version == copies_sent_version_) {
+        tile_versions_[i] = tile.version;  // the client made it with COPY_BITS
+        continue;
+      }
+      if (!can_send()) {
+        complete = false;
+        break;
+      }
       if (const auto& enc = tile.encoding(codec_)) {
         send_image(tile.rect, *enc);
       } else {
@@ -227,6 +250,7 @@ class DisplayChannel final : public ChannelClient {
       }
       tile_versions_[i] = tile.version;
     }
+    if (complete) synced_version_ = frame->version;
   }
 
   ImageCompression mode_;
@@ -239,9 +263,14 @@ class DisplayChannel final : public ChannelClient {
   uint64_t generation_ = 0;
   uint64_t image_id_ = 0;
   std::vector<uint64_t> tile_versions_;
+  // The frame version the client holds completely (every tile sent), and the version
+  // whose COPY_BITS it has been sent: moves replay only on top of the previous version.
+  uint64_t synced_version_ = 0;
+  uint64_t copies_sent_version_ = 0;
   uint64_t last_frame_version_ = 0;
   uint64_t frames_sent_ = 0;
   uint64_t draws_sent_ = 0;
+  uint64_t copy_bits_sent_ = 0;
   std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
 };
 

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -124,6 +125,60 @@ TEST(Desktop, PublishesTheSourcesCursor) {
   auto g = make("game", true);
   run_ticks(*g, 1);
   EXPECT_FALSE(g->cursor()->visible);
+}
+
+TEST(Desktop, ScrollsArePublishedAsCopiesWithMovedTiles) {
+  auto d = make("scroll-text", false);
+  run_ticks(*d, 1);
+  Image before = d->latest()->assemble();
+  std::shared_ptr<const Frame> f;
+  // The terminal starts scrolling once its screen is full.
+  for (int i = 0; i < 60; ++i) {
+    run_ticks(*d, 1);
+    f = d->latest();
+    if (!f->copies.empty()) break;
+    before = f->assemble();
+  }
+  ASSERT_FALSE(f->copies.empty());
+  size_t moved = 0, changed = 0;
+  for (const auto& t : f->tiles) {
+    if (t->version != f->version) continue;
+    ++changed;
+    moved += t->moved_only;
+  }
+  EXPECT_GT(moved, 0u);
+  EXPECT_LT(moved, changed);  // the new line at the bottom is painted
+  // Replaying the copies on the previous picture and then the painted tiles gives the
+  // new picture: exactly what a client in sync receives.
+  Image replay = before;
+  for (const auto& c : f->copies) {
+    const Image src = Image::copy_of(before.view(), Rect{c.src.x, c.src.y, c.dst.width, c.dst.height});
+    for (int y = 0; y < c.dst.height; ++y) {
+      std::memcpy(replay.row(c.dst.y + y) + c.dst.x, src.row(y), size_t(c.dst.width) * 4);
+    }
+  }
+  for (const auto& t : f->tiles) {
+    if (t->version != f->version || t->moved_only) continue;
+    for (int y = 0; y < t->rect.height; ++y) {
+      std::memcpy(replay.row(t->rect.y + y) + t->rect.x, t->pixels->row(y), size_t(t->rect.width) * 4);
+    }
+  }
+  const Image now = f->assemble();
+  for (int y = 0; y < 200; ++y)
+    for (int x = 0; x < 320; ++x) ASSERT_EQ(replay.pixel(x, y), now.pixel(x, y)) << x << "," << y;
+}
+
+TEST(Desktop, StopAfterHoldsThePicture) {
+  DesktopOptions o;
+  o.synthetic = "game";
+  o.source.size = {160, 120};
+  o.stop_after_frames = 3;
+  auto d = Desktop::create(0, o);
+  ASSERT_TRUE(d.ok());
+  run_ticks(**d, 4);
+  const auto v = (*d)->latest()->version;
+  run_ticks(**d, 3);
+  EXPECT_EQ((*d)->latest()->version, v);
 }
 
 TEST(Desktop, UnknownWorkloadIsAnError) {

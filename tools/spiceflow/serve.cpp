@@ -72,6 +72,9 @@ CLI::App* add_serve_command(CLI::App& app, ServeConfig& cfg) {
       ->capture_default_str()
       ->check(CLI::Range(1, 240));
   cmd->add_flag("--frozen", cfg.frozen, "Render one fixed, deterministic frame (input still shows)");
+  cmd->add_option("--stop-after", cfg.stop_after,
+                  "Stop animating after this many frames (input still shows); 0 = never")
+      ->capture_default_str();
   cmd->add_option("--dump-frame", cfg.dump_frame,
                   "Write the server's rendering of the first frame as binary PPM once ready "
                   "(desktop i > 0 writes NAME-i.ppm)");
@@ -154,6 +157,7 @@ int run_serve(const ServeConfig& cfg) {
     d.source.size = *size;
     d.source.fps = cfg.fps;
     d.source.frozen = cfg.frozen;
+    d.stop_after_frames = cfg.stop_after;
     d.raster = cfg.raster;
     d.dump_frame_path = dump_path_for(cfg.dump_frame, i);
     d.codecs = engine_codecs(*compression);

@@ -21,6 +21,7 @@ struct ServeConfig {
   std::string size = "1920x1080";
   int fps = 30;
   bool frozen = false;
+  uint64_t stop_after = 0;
   std::string dump_frame;
   int desktops = 1;
   std::string log_level = "info";

@@ -216,11 +216,11 @@ struct DrawCommand {
 
 /// A surface (re)creation. Surface 0 is the primary (what clients see); others are
 /// off-screen surfaces that ops may draw on and read from. `format` keeps
-/// SPICE_SURFACE_FMT_* (0 = 32_xRGB, the only one the synthetic sources use).
+/// SPICE_SURFACE_FMT_* values (32 = 32_xRGB, the only one the synthetic sources use).
 struct SurfaceCreate {
   uint32_t surface_id = 0;
   Size size;
-  uint32_t format = 0;
+  uint32_t format = 32;
 };
 
 /// Destroys an off-screen surface (or the primary, before it is created again).

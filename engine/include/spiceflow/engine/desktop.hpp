@@ -31,6 +31,9 @@ namespace spiceflow::engine {
 struct Tile {
   Rect rect;
   uint64_t version = 0;  ///< the frame version that last changed this tile
+  /// True when every change to this tile in `version` came from the frame's `copies`: a
+  /// client that holds version - 1 gets the tile by replaying them, not by its pixels.
+  bool moved_only = false;
   std::shared_ptr<const Image> pixels;
   /// One encoding per codec (indexed by ImageCodec): made by the encode stage for the
   /// codecs in use when the tile changed (see Desktop::acquire_codec); null for the others
@@ -52,6 +55,10 @@ struct Frame {
   Size size;
   int32_t tile_size = 0;
   std::vector<std::shared_ptr<const Tile>> tiles;  ///< row-major
+  /// Pixel moves inside the primary surface (scrolls, window drags) that turn version - 1
+  /// into this version, in order, before any tile pixels: SPICE's COPY_BITS. Only copies
+  /// whose source was unchanged so far in the pass are listed; others are plain damage.
+  std::vector<CopyBitsOp> copies;
 
   /// The whole picture as one image (assembled from the tiles).
   Image assemble() const;
@@ -73,6 +80,9 @@ struct DesktopOptions {
   /// Written once, as binary PPM, after the first frame is rendered (empty = none).
   std::string dump_frame_path;
   int32_t tile_size = 128;
+  /// After this many frames the source stops advancing (input still shows); 0 = never.
+  /// Lets a test compare a client that watched the animation with the final picture.
+  uint64_t stop_after_frames = 0;
   /// Codecs every changed tile is encoded with whether or not a client wants them (the
   /// ones clients acquire come on top); lz4 by default: what spice-gtk clients get.
   std::vector<encode::ImageCodec> codecs = {encode::ImageCodec::lz4};

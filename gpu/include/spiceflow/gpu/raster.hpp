@@ -41,6 +41,11 @@ class DamageGrid {
   void mark(const Rect& r);
   void mark_all();
   bool any() const { return dirty_count_ > 0; }
+  /// Whether any tile overlapping `r` is marked.
+  bool any_in(const Rect& r) const;
+  bool is_marked(int32_t index) const { return dirty_[size_t(index)] != 0; }
+  /// Unmarks every tile.
+  void clear();
   std::vector<Rect> take();
   int32_t tile() const { return tile_; }
   int32_t columns() const { return cols_; }
