@@ -2,29 +2,24 @@
 
 #include <liburing.h>
 #include <poll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <atomic>
 #include <cassert>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <unordered_map>
 #include <utility>
-#include <vector>
 
+#include "event_loop_common.hpp"
 #include "spiceflow/core/log.hpp"
 
 namespace spiceflow::net {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using detail::Clock;
+using detail::errno_text;
 
 /// Submission queue size. Each watch has at most two requests in flight (a poll being
 /// replaced and its replacement), each timer one; a full SQ is simply submitted early.
@@ -47,30 +42,6 @@ constexpr uint32_t kSeqMask = 0xffffff;
 constexpr uint64_t tag(Kind kind, uint64_t payload = 0) {
   return (static_cast<uint64_t>(kind) << kKindShift) | (payload & kPayloadMask);
 }
-
-std::string errno_text(const char* what, int err) {
-  return std::string(what) + ": " + std::strerror(err);
-}
-
-/// Owns one file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  void reset(int fd) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 /// Owns an io_uring instance. Not movable: liburing's struct is used in place.
 class Ring {
@@ -130,42 +101,25 @@ __kernel_timespec to_kernel_time(Clock::time_point t) {
   return ts;
 }
 
-class UringEventLoop final : public EventLoop {
+class UringEventLoop final : public detail::EventLoopBase {
  public:
   UringEventLoop() = default;
 
   IoBackend backend() const override { return IoBackend::uring; }
 
   WatchId watch(int fd, uint32_t events, std::function<void(uint32_t)> cb) override {
-    assert(cb);
-    uint32_t index;
-    if (free_slots_.empty()) {
-      index = static_cast<uint32_t>(slots_.size());
-      slots_.emplace_back();
-    } else {
-      index = free_slots_.back();
-      free_slots_.pop_back();
-    }
-    Watch& w = slots_[index];
-    w.fd = fd;
-    w.events = events & (kReadable | kWritable);
-    w.active = true;
-    w.cb = std::move(cb);
-    const WatchId id = make_id(index, w.generation);
-    arm_poll(index);
+    const WatchId id = watches_.add(fd, events, std::move(cb));
+    arm_poll(watches_.index_of(id));
     return id;
   }
 
   void modify(WatchId id, uint32_t events) override {
-    Watch* w = find(id);
+    Watch* w = watches_.set_events(id, events);
     if (w == nullptr) return;
-    events &= kReadable | kWritable;
-    if (events == w->events) return;
-    w->events = events;
     // Inside the watch's own callback nothing is armed; the re-arm after it uses the new
     // interest. Otherwise the armed poll has the old mask and is replaced; its completion,
     // if it races the removal, carries the old sequence and is ignored.
-    const uint32_t index = static_cast<uint32_t>(id & 0xffffffffu);
+    const uint32_t index = watches_.index_of(id);
     if (w->armed) {
       remove_poll(*w, index);
       arm_poll(index);
@@ -173,78 +127,28 @@ class UringEventLoop final : public EventLoop {
   }
 
   void unwatch(WatchId id) override {
-    Watch* w = find(id);
+    Watch* w = watches_.find(id);
     if (w == nullptr) return;
-    const uint32_t index = static_cast<uint32_t>(id & 0xffffffffu);
     if (w->armed) {
-      remove_poll(*w, index);
+      remove_poll(*w, watches_.index_of(id));
       // Submitted now rather than on the next round: an armed poll holds a reference to
       // the file, so until the removal reaches the kernel the owner's close() would not
       // close the socket and the peer would not see the hangup.
       flush();
     }
-    w = &slots_[index];
-    // Inside the watch's own callback the callable lives in dispatch_poll's local.
-    w->cb = nullptr;
-    w->active = false;
-    if (++w->generation == 0) w->generation = 1;
-    free_slots_.push_back(index);
-  }
-
-  TimerId add_timer(std::chrono::milliseconds delay, std::function<void()> cb) override {
-    return add(std::max(delay, std::chrono::milliseconds(0)), Clock::duration::zero(),
-               std::move(cb));
-  }
-
-  TimerId add_periodic(std::chrono::milliseconds period, std::function<void()> cb) override {
-    // A zero period would complete on every round and starve I/O; 1 ms is the API's
-    // resolution.
-    const auto p = std::max(period, std::chrono::milliseconds(1));
-    return add(p, p, std::move(cb));
+    watches_.remove(id);
   }
 
   void cancel_timer(TimerId id) override {
-    auto it = timers_.find(id);
-    if (it == timers_.end()) return;
-    if (it->second.armed) {
+    Timer* t = timers_.find(id);
+    if (t == nullptr) return;
+    if (t->armed) {
       io_uring_sqe* sqe = get_sqe();
       io_uring_prep_timeout_remove(sqe, tag(Kind::timer, id), 0);
       io_uring_sqe_set_data64(sqe, tag(Kind::ignore));
     }
-    // Inside the timer's own callback the callable lives in dispatch_timer's local.
-    timers_.erase(it);
-  }
-
-  void post(std::function<void()> fn) override {
-    bool need_wake;
-    {
-      std::lock_guard lock(post_mutex_);
-      posted_.push_back(std::move(fn));
-      need_wake = !wake_pending_;
-      wake_pending_ = true;
-    }
-    if (need_wake) wake();
-  }
-
-  Status run() override {
-    // exchange() consumes the request, so the loop can be run again after it returns.
-    while (!stop_requested_.exchange(false, std::memory_order_acq_rel)) {
-      // Submits the re-arms and new requests of the previous round and waits in one call.
-      const unsigned wait_nr = ready_posts_.empty() ? 1 : 0;
-      const int ret = io_uring_submit_and_wait(ring_.get(), wait_nr);
-      if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
-        return make_error(errno_text("io_uring_enter", -ret));
-      }
-      submitted();
-      reap();
-      if (!stopping()) run_posts();
-    }
-    return Status::success();
-  }
-
-  void stop() override {
-    stop_requested_.store(true, std::memory_order_release);
-    wake();
+    // Inside the timer's own callback the callable lives in TimerTable::fire's local.
+    timers_.erase(id);
   }
 
   Status init() {
@@ -261,47 +165,37 @@ class UringEventLoop final : public EventLoop {
       ret = ring_.init(kSqEntries, &params);
     }
     if (ret < 0) return make_error(errno_text("io_uring_queue_init", -ret));
-    wake_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (wake_fd_.get() < 0) return make_error(errno_text("eventfd", errno));
+    if (Status s = posts_.init(); !s) return s;
     arm_wake();
     return Status::success();
   }
 
  private:
-  struct Watch {
-    int fd = -1;
-    uint32_t events = 0;
-    uint32_t generation = 1;  ///< high half of the WatchId; bumped on unwatch
-    uint32_t arm_seq = 0;     ///< sequence of the latest poll; never reset, even on reuse
-    bool active = false;
-    bool armed = false;  ///< a poll with arm_seq is in flight
-    std::function<void(uint32_t)> cb;
+  struct Watch : detail::WatchSlot {
+    uint32_t arm_seq = 0;  ///< sequence of the latest poll; never reset, even on reuse
+    bool armed = false;    ///< a poll with arm_seq is in flight
   };
 
-  struct Timer {
-    std::function<void()> cb;
-    Clock::duration period;  ///< zero for one-shot
-    Clock::time_point deadline;
+  struct Timer : detail::TimerSlot {
     bool armed = false;  ///< its IORING_OP_TIMEOUT is in flight
   };
 
-  static WatchId make_id(uint32_t index, uint32_t generation) {
-    return (static_cast<uint64_t>(generation) << 32) | index;
+  Status run_once() override {
+    // Submits the re-arms and new requests of the previous round and waits in one call.
+    const unsigned wait_nr = posts_.has_ready() ? 0 : 1;
+    const int ret = io_uring_submit_and_wait(ring_.get(), wait_nr);
+    if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+      return make_error(errno_text("io_uring_enter", -ret));
+    }
+    submitted();
+    reap();
+    if (!stopping()) run_posts();
+    return Status::success();
   }
 
   static uint64_t poll_token(uint32_t index, uint32_t seq) {
     return tag(Kind::poll, (static_cast<uint64_t>(seq & kSeqMask) << 32) | index);
   }
-
-  Watch* find(WatchId id) {
-    const uint64_t index = id & 0xffffffffu;
-    if (index >= slots_.size()) return nullptr;
-    Watch& w = slots_[index];
-    if (!w.active || w.generation != static_cast<uint32_t>(id >> 32)) return nullptr;
-    return &w;
-  }
-
-  bool stopping() const { return stop_requested_.load(std::memory_order_acquire); }
 
   io_uring_sqe* get_sqe() {
     io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
@@ -333,7 +227,7 @@ class UringEventLoop final : public EventLoop {
 
   void arm_poll(uint32_t index) {
     io_uring_sqe* sqe = get_sqe();
-    Watch& w = slots_[index];
+    Watch& w = watches_.slot(index);
     w.arm_seq = (w.arm_seq + 1) & kSeqMask;
     io_uring_prep_poll_add(sqe, w.fd, to_poll(w.events));
     io_uring_sqe_set_data64(sqe, poll_token(index, w.arm_seq));
@@ -350,23 +244,15 @@ class UringEventLoop final : public EventLoop {
 
   void arm_wake() {
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_poll_add(sqe, wake_fd_.get(), POLLIN);
+    io_uring_prep_poll_add(sqe, posts_.fd(), POLLIN);
     io_uring_sqe_set_data64(sqe, tag(Kind::wake));
   }
 
-  void wake() {
-    const uint64_t one = 1;
-    // EAGAIN means the counter is saturated, which still wakes the loop.
-    [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof one);
-  }
-
-  TimerId add(Clock::duration delay, Clock::duration period, std::function<void()> cb) {
-    assert(cb);
-    const TimerId id = next_timer_id_++;
+  TimerId schedule(Clock::duration delay, Clock::duration period,
+                   std::function<void()> cb) override {
+    const TimerId id = timers_.add(delay, period, std::move(cb));
     assert(id <= kPayloadMask);
-    const auto deadline = Clock::now() + delay;
-    timers_.emplace(id, Timer{std::move(cb), period, deadline});
-    arm_timer(id, deadline);
+    arm_timer(id, timers_.find(id)->deadline);
     return id;
   }
 
@@ -376,7 +262,7 @@ class UringEventLoop final : public EventLoop {
     // Absolute deadlines keep a periodic timer's phase however late its callback ran.
     io_uring_prep_timeout(sqe, &ts, 0, IORING_TIMEOUT_ABS);
     io_uring_sqe_set_data64(sqe, tag(Kind::timer, id));
-    timers_.at(id).armed = true;
+    timers_.find(id)->armed = true;
   }
 
   void reap() {
@@ -394,7 +280,8 @@ class UringEventLoop final : public EventLoop {
           dispatch_timer(data & kPayloadMask, res);
           break;
         case Kind::wake:
-          drain_wake();
+          posts_.drain();
+          arm_wake();
           break;
         case Kind::ignore:
           break;
@@ -405,11 +292,11 @@ class UringEventLoop final : public EventLoop {
   void dispatch_poll(uint64_t payload, int res) {
     const uint32_t index = static_cast<uint32_t>(payload & 0xffffffffu);
     const uint32_t seq = static_cast<uint32_t>(payload >> 32);
-    if (index >= slots_.size()) return;
-    Watch& w = slots_[index];
+    if (index >= watches_.size()) return;
+    Watch& w = watches_.slot(index);
     if (!w.active || !w.armed || w.arm_seq != seq) return;  // stale: removed or replaced
     w.armed = false;
-    const WatchId id = make_id(index, w.generation);
+    const WatchId id = watches_.id_at(index);
     uint32_t ready;
     if (res >= 0) {
       ready = from_poll(static_cast<unsigned>(res));
@@ -418,85 +305,29 @@ class UringEventLoop final : public EventLoop {
       // hangup so the owner tears the watch down.
       ready = res == -ECANCELED ? 0u : uint32_t{kHangup};
     }
-    ready &= w.events | kHangup;
-    if (ready != 0) {
-      // Moved out so that unwatch() from inside the callback cannot destroy the running
-      // callable, and so that watch() growing slots_ cannot move it.
-      auto cb = std::move(w.cb);
-      cb(ready);
-      Watch* again = find(id);
-      if (again == nullptr) return;
-      again->cb = std::move(cb);
-    }
+    if (!watches_.deliver(id, ready)) return;
     // One-shot poll re-armed after the callback: the kernel checks the condition when it
     // arms, which is what makes delivery level-triggered (multishot polls are edge-like).
-    if (!slots_[index].armed) arm_poll(index);
+    if (!watches_.slot(index).armed) arm_poll(index);
   }
 
   void dispatch_timer(TimerId id, int res) {
     if (res == -ECANCELED) return;  // removed by cancel_timer, already forgotten
-    auto it = timers_.find(id);
-    if (it == timers_.end()) return;
-    // Any other result is -ETIME (expired). Moved out for the same reason as in
-    // dispatch_poll: cancel_timer() from inside.
-    it->second.armed = false;
-    auto cb = std::move(it->second.cb);
-    const auto period = it->second.period;
-    const auto deadline = it->second.deadline;
-    if (period == Clock::duration::zero()) {
-      timers_.erase(it);
-      cb();
-      return;
-    }
-    cb();
-    auto again = timers_.find(id);
-    if (again == timers_.end()) return;
-    // Keeps the phase unless the loop fell a whole period behind; then skips the missed
-    // ticks rather than firing them back to back.
-    const auto now = Clock::now();
-    auto next = deadline + period;
-    if (next <= now) next = now + period;
-    again->second.cb = std::move(cb);
-    again->second.deadline = next;
-    arm_timer(id, next);
+    Timer* t = timers_.find(id);
+    if (t == nullptr) return;
+    // Any other result is -ETIME (expired).
+    t->armed = false;
+    if (auto next = timers_.fire(id)) arm_timer(id, *next);
   }
 
-  void drain_wake() {
-    uint64_t count;
-    [[maybe_unused]] ssize_t n = ::read(wake_fd_.get(), &count, sizeof count);
-    arm_wake();
-    std::lock_guard lock(post_mutex_);
-    for (auto& fn : posted_) ready_posts_.push_back(std::move(fn));
-    posted_.clear();
-    wake_pending_ = false;
-  }
-
-  void run_posts() {
-    while (!ready_posts_.empty() && !stopping()) {
-      auto fn = std::move(ready_posts_.front());
-      ready_posts_.pop_front();
-      fn();
-    }
-  }
-
-  // Declared before ring_ so that they outlive it: the kernel is done with them once the
-  // ring is torn down.
-  UniqueFd wake_fd_;  // eventfd: written by post()/stop() from any thread
+  // Declared before ring_ so that it outlives it: the kernel is done with the specs once the
+  // ring is torn down. (The eventfd the ring polls lives in the base, which outlives both.)
   std::deque<__kernel_timespec> timespecs_;  // specs of timeouts not yet taken by the kernel
   Ring ring_;
 
   // Loop thread only.
-  std::vector<Watch> slots_;
-  std::vector<uint32_t> free_slots_;
-  std::unordered_map<TimerId, Timer> timers_;
-  TimerId next_timer_id_ = 1;
-  std::deque<std::function<void()>> ready_posts_;  // taken from posted_, run in order
-
-  std::atomic<bool> stop_requested_{false};  // any thread
-
-  std::mutex post_mutex_;
-  std::vector<std::function<void()>> posted_;  // guarded by post_mutex_
-  bool wake_pending_ = false;  // guarded by post_mutex_: wake_fd_ written, not yet drained
+  detail::WatchTable<Watch> watches_;
+  detail::TimerTable<Timer> timers_;
 };
 
 }  // namespace
