@@ -59,6 +59,8 @@ struct Desktop::Pipeline {
   std::array<std::atomic<int>, encode::kImageCodecCount> codec_refs{};
   std::unique_ptr<gpu::DamageGrid> damage;
   std::unique_ptr<gpu::DamageGrid> painted;  // tiles changed by more than forwarded copies
+  static constexpr size_t kMaxPaintedRects = 256;
+  std::vector<Rect> painted_rects;  // what this pass painted, while it is few rectangles
   Classifier classifier;
   Size size;
   uint64_t surface_generation = 0;
@@ -168,7 +170,15 @@ PassPtr Desktop::Pipeline::render(PassPtr p) {
     painted = std::make_unique<gpu::DamageGrid>(size, damage->tile());
   }
   painted->clear();
+  painted_rects.clear();
   if (p->surface_recreated) painted->mark_all();
+  // Whether pixels a copy would read were painted earlier in this pass: exact while the
+  // pass has painted few rectangles, tile-grained (conservative) beyond that.
+  const auto source_painted = [&](const Rect& src) {
+    if (painted_rects.size() >= kMaxPaintedRects || p->surface_recreated) return painted->any_in(src);
+    return std::any_of(painted_rects.begin(), painted_rects.end(),
+                       [&](const Rect& pr) { return !intersect(pr, src).empty(); });
+  };
   for (const auto& cmd : p->batch.commands) {
     auto r = raster->apply(cmd);
     if (!r) {
@@ -182,12 +192,13 @@ PassPtr Desktop::Pipeline::render(PassPtr p) {
     if (copy && cmd.clip_rects.empty()) {
       const Point src{copy->src.x + (r->x - copy->dst.x), copy->src.y + (r->y - copy->dst.y)};
       const Rect src_rect{src.x, src.y, r->width, r->height};
-      if (Rect::from_size(size).contains(src_rect) && !painted->any_in(src_rect)) {
+      if (Rect::from_size(size).contains(src_rect) && !source_painted(src_rect)) {
         p->copies.push_back(CopyBitsOp{*r, src});
         continue;
       }
     }
     painted->mark(*r);
+    if (painted_rects.size() < kMaxPaintedRects) painted_rects.push_back(*r);
   }
   for (const auto& d : p->batch.destroys) {
     if (d.surface_id != 0) raster->destroy_surface(d.surface_id);
