@@ -1,7 +1,7 @@
 #pragma once
-// The classify stage's policy: decides per damaged tile how it is sent. Until video
-// streaming lands every tile is lossless; the per-tile change counter it keeps is the
-// input the video-region detector will use.
+// The classify stage's per-tile policy: every damaged tile starts lossless; the stage then
+// marks tiles inside a live video region (video_detect.hpp) as video. The change streak
+// kept here is a per-tile statistic; the detector keeps its own rate history.
 #include <cstdint>
 #include <vector>
 
@@ -11,7 +11,8 @@ enum class TileClass { lossless, video };
 
 class Classifier {
  public:
-  /// Records that `tile` changed in frame `frame_no` and returns how to send it.
+  /// Records that `tile` changed in frame `frame_no`; returns lossless (video regions are
+  /// the detector's call, made for whole rectangles).
   TileClass classify(int32_t tile, uint64_t frame_no) {
     if (size_t(tile) >= last_change_.size()) {
       last_change_.resize(size_t(tile) + 1, 0);

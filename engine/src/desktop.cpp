@@ -8,9 +8,11 @@
 #include <chrono>
 #include <cstdio>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 
 #include "classify.hpp"
+#include "video_detect.hpp"
 #include "spiceflow/core/log.hpp"
 #include "spiceflow/gpu/raster.hpp"
 
@@ -30,6 +32,7 @@ struct Pass {
   std::vector<std::shared_ptr<const Tile>> tiles;  // per dirty tile, after encode
   std::vector<CopyBitsOp> copies;                // forwardable moves, in order
   std::vector<bool> moved_only;                  // per dirty tile
+  bool video_changed = false;                    // regions started or ended
 };
 using PassPtr = std::shared_ptr<Pass>;
 }  // namespace
@@ -46,7 +49,7 @@ Image Frame::assemble() const {
 }
 
 struct Desktop::Pipeline {
-  explicit Pipeline(Desktop& d) : owner(d) {}
+  explicit Pipeline(Desktop& d) : owner(d), detector(d.opts_.streaming_video) {}
 
   Desktop& owner;
   // Used only by the stage that is running (passes never overlap: see in_flight).
@@ -62,6 +65,8 @@ struct Desktop::Pipeline {
   static constexpr size_t kMaxPaintedRects = 256;
   std::vector<Rect> painted_rects;  // what this pass painted, while it is few rectangles
   Classifier classifier;
+  VideoDetector detector;
+  std::vector<VideoRegion> video;  // the live regions as last classified
   Size size;
   uint64_t surface_generation = 0;
   uint64_t version = 0;
@@ -87,7 +92,7 @@ struct Desktop::Pipeline {
   std::mutex idle_mu;
   std::condition_variable idle_cv;
 
-  std::atomic<uint64_t> frames{0}, skipped{0}, tiles_encoded{0};
+  std::atomic<uint64_t> frames{0}, skipped{0}, tiles_encoded{0}, video_regions{0};
 
   tbb::flow::graph graph;
   std::unique_ptr<tbb::flow::function_node<PassPtr, PassPtr>> ingest_node, render_node,
@@ -101,6 +106,7 @@ struct Desktop::Pipeline {
   PassPtr encode(PassPtr p);
   void publish(const PassPtr& p);
   void apply_cursor(const CursorCommand& c);
+  void detect_video(Pass& p);
   void finish_pass();
 };
 
@@ -234,11 +240,85 @@ void Desktop::Pipeline::apply_cursor(const CursorCommand& c) {
 }
 
 PassPtr Desktop::Pipeline::classify(PassPtr p) {
-  p->classes.resize(p->dirty.size());
+  p->classes.assign(p->dirty.size(), TileClass::lossless);
   for (size_t k = 0; k < p->dirty.size(); ++k) {
     p->classes[k] = classifier.classify(p->dirty[k], p->frame_no);
   }
+  if (damage) detect_video(*p);
   return p;
+}
+
+namespace {
+// The fraction of pixels that differ between two same-sized tiles (X bytes ignored).
+double changed_fraction(const ImageView& a, const ImageView& b) {
+  if (a.width != b.width || a.height != b.height || a.width <= 0 || a.height <= 0) return 1.0;
+  size_t differ = 0;
+  for (int32_t y = 0; y < a.height; ++y) {
+    const auto* ra = reinterpret_cast<const uint32_t*>(a.data + size_t(y) * size_t(a.stride));
+    const auto* rb = reinterpret_cast<const uint32_t*>(b.data + size_t(y) * size_t(b.stride));
+    if (std::memcmp(ra, rb, size_t(a.width) * 4) == 0) continue;
+    for (int32_t x = 0; x < a.width; ++x) differ += ((ra[x] ^ rb[x]) & 0x00ffffffu) != 0;
+  }
+  return double(differ) / (double(a.width) * double(a.height));
+}
+}  // namespace
+
+// Feeds the pass's painted tiles to the detector, publishes the live regions' pictures and
+// classifies tiles inside a live region as video (their lossless encodings are skipped:
+// streaming clients do not send them, and others encode the few they need themselves).
+void Desktop::Pipeline::detect_video(Pass& p) {
+  if (p.surface_recreated) {
+    detector.reset(size, damage->tile(), damage->columns(), damage->rows());
+    if (!video.empty()) p.video_changed = true;
+    video.clear();
+  }
+  if (detector.mode() == StreamingVideo::off) return;
+  std::vector<VideoDetector::TileChange> changes;
+  changes.reserve(p.dirty.size());
+  for (size_t k = 0; k < p.dirty.size(); ++k) {
+    if (p.moved_only[k]) continue;  // a forwarded scroll or drag is no video
+    const auto& before = tiles[size_t(p.dirty[k])];
+    const double coverage =
+        before ? changed_fraction(before->pixels->view(), p.pixels[k]->view()) : 1.0;
+    changes.push_back({p.dirty[k], coverage});
+  }
+  // A region that went still gets its exact pixels back as fresh tiles on the next pass.
+  for (const Rect& r : detector.update(changes)) damage->mark(r);
+
+  std::vector<VideoRegion> next;
+  next.reserve(detector.regions().size());
+  for (const auto& r : detector.regions()) {
+    const auto old = std::find_if(video.begin(), video.end(),
+                                  [&](const VideoRegion& v) { return v.id == r.id; });
+    if (old != video.end() && !r.changed) {
+      next.push_back(*old);
+      continue;
+    }
+    VideoRegion v;
+    v.id = r.id;
+    v.rect = r.rect;
+    v.version = version + 1;  // the version this pass publishes (it has dirty tiles)
+    v.pixels = std::make_shared<Image>(Image::copy_of(raster->view(0), r.rect));
+    next.push_back(std::move(v));
+    if (old == video.end()) {
+      ++video_regions;
+      p.video_changed = true;
+      log::info("desktop {}: video region {} started: {}x{} at {},{}", owner.index(), r.id,
+                r.rect.width, r.rect.height, r.rect.x, r.rect.y);
+    }
+  }
+  for (const auto& v : video) {
+    const bool live = std::any_of(next.begin(), next.end(),
+                                  [&](const VideoRegion& n) { return n.id == v.id; });
+    if (!live) {
+      p.video_changed = true;
+      log::info("desktop {}: video region {} ended (still)", owner.index(), v.id);
+    }
+  }
+  video = std::move(next);
+  for (size_t k = 0; k < p.dirty.size(); ++k) {
+    if (detector.region_of(p.dirty[k])) p.classes[k] = TileClass::video;
+  }
 }
 
 std::vector<encode::ImageCodec> Desktop::codecs_in_use() const {
@@ -277,9 +357,15 @@ PassPtr Desktop::Pipeline::encode(PassPtr p) {
   }
   // Every (tile, codec) pair is independent: encode them all in parallel on the TBB
   // workers. Each task writes its own slot of its tile, so no locking is needed.
+  // Tiles inside a live video region are not encoded: streaming clients skip them.
+  std::vector<size_t> lossless;
+  lossless.reserve(p->dirty.size());
+  for (size_t k = 0; k < p->dirty.size(); ++k) {
+    if (p->classes[k] != TileClass::video) lossless.push_back(k);
+  }
   const size_t n_codecs = codecs.size();
-  tbb::parallel_for(size_t(0), p->dirty.size() * n_codecs, [&](size_t job) {
-    const size_t k = job / n_codecs;
+  tbb::parallel_for(size_t(0), lossless.size() * n_codecs, [&](size_t job) {
+    const size_t k = lossless[job / n_codecs];
     const encode::ImageCodec codec = codecs[job % n_codecs];
     auto res = encoders[size_t(codec)]->encode(p->pixels[k]->view());
     if (auto* enc = std::get_if<encode::EncodedImage>(&res)) {
@@ -291,7 +377,7 @@ PassPtr Desktop::Pipeline::encode(PassPtr p) {
     tiles_out[k]->lz4 = tiles_out[k]->encoding(encode::ImageCodec::lz4);
     p->tiles[k] = std::move(tiles_out[k]);
   }
-  tiles_encoded += p->dirty.size();
+  tiles_encoded += lossless.size();
   return p;
 }
 
@@ -303,7 +389,7 @@ void Desktop::Pipeline::publish(const PassPtr& p) {
     std::lock_guard lock(pub_mu);
     cursor = std::move(c);
   }
-  if (!p->dirty.empty()) {
+  if (!p->dirty.empty() || p->video_changed) {
     ++version;
     for (size_t k = 0; k < p->dirty.size(); ++k) tiles[size_t(p->dirty[k])] = p->tiles[k];
     auto frame = std::make_shared<Frame>();
@@ -313,6 +399,7 @@ void Desktop::Pipeline::publish(const PassPtr& p) {
     frame->tile_size = damage->tile();
     frame->tiles = tiles;
     frame->copies = p->copies;
+    frame->video = video;
     {
       std::lock_guard lock(pub_mu);
       latest = frame;
@@ -334,7 +421,7 @@ void Desktop::Pipeline::publish(const PassPtr& p) {
       }
     }
   }
-  if (!p->dirty.empty() || cursor_update) {
+  if (!p->dirty.empty() || p->video_changed || cursor_update) {
     std::vector<std::function<void()>> cbs;
     {
       std::lock_guard lock(sub_mu);
@@ -451,7 +538,8 @@ void Desktop::wait_idle() {
 }
 
 Desktop::Stats Desktop::stats() const {
-  return {pipeline_->frames.load(), pipeline_->skipped.load(), pipeline_->tiles_encoded.load()};
+  return {pipeline_->frames.load(), pipeline_->skipped.load(), pipeline_->tiles_encoded.load(),
+          pipeline_->video_regions.load()};
 }
 
 }  // namespace spiceflow::engine

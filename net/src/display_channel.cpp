@@ -9,14 +9,24 @@
 // QUIC, LZ and JPEG are baseline). The channel acquires its codec on the desktop so the
 // engine encodes changed tiles with it on its workers; a tile without it (encoded before
 // the acquisition, or declined by the codec) is encoded here, falling back to raw.
+//
+// Video streams: for each video region the engine publishes (engine::VideoRegion), a client
+// that decodes one of our video codecs (every spice-gtk decodes MJPEG) gets STREAM_CREATE,
+// then each new picture of the region as STREAM_DATA (the newest only: a client that is
+// behind skips frames), and STREAM_DESTROY when the region leaves the Frame. Meanwhile the
+// region's tiles are not sent to it; the Frame that drops the region refreshes all of them,
+// so the client's picture turns exact again with the usual tile updates. Each stream has
+// its own encoder from encode::make_video_encoder(), run on the event loop.
 #include <spice/enums.h>
 #include <spice/protocol.h>
 
+#include <algorithm>
 #include <array>
 #include <optional>
 
 #include "channel.hpp"
 #include "spiceflow/core/log.hpp"
+#include "spiceflow/encode/video_encoder.hpp"
 
 namespace spiceflow::net {
 
@@ -25,6 +35,14 @@ namespace {
 // The SET_ACK window: the client acknowledges every kAckWindow messages; we pause after
 // 2 * kAckWindow unacknowledged ones (as the reference server does for display).
 constexpr uint32_t kAckWindow = 40;
+
+// How far ahead of the multimedia clock a stream frame is stamped. spice-gtk sets its
+// clock from MAIN_INIT's multi_media_time (so it runs behind ours by that message's
+// transit), shows a frame when its clock reaches the stamp and drops any frame that is
+// already late on arrival. 25 ms absorbs loopback/LAN transit plus one large frame's
+// queueing while holding frames for less than one 30 fps interval - the reference stamps
+// ~400 ms ahead (audio/video sync), which is what makes its streams lag.
+constexpr uint32_t kPlayoutLeadMs = 25;
 
 class DisplayChannel final : public ChannelClient {
  public:
@@ -35,6 +53,20 @@ class DisplayChannel final : public ChannelClient {
     codec_ = choose_codec();
     acquire(codec_);
     log::info("{}: display images as {}", name(), encode::to_string(codec_));
+    // A client without MULTI_CODEC decodes MJPEG only (the protocol's original codec).
+    if (!has_channel_cap(SPICE_DISPLAY_CAP_MULTI_CODEC)) {
+      video_codecs_.push_back(encode::VideoCodec::mjpeg);
+    } else {
+      const std::pair<uint32_t, encode::VideoCodec> caps[] = {
+          {SPICE_DISPLAY_CAP_CODEC_MJPEG, encode::VideoCodec::mjpeg},
+          {SPICE_DISPLAY_CAP_CODEC_VP8, encode::VideoCodec::vp8},
+          {SPICE_DISPLAY_CAP_CODEC_H264, encode::VideoCodec::h264},
+          {SPICE_DISPLAY_CAP_CODEC_VP9, encode::VideoCodec::vp9},
+          {SPICE_DISPLAY_CAP_CODEC_H265, encode::VideoCodec::h265}};
+      for (const auto& [cap, codec] : caps) {
+        if (has_channel_cap(cap)) video_codecs_.push_back(codec);
+      }
+    }
   }
 
   void on_update() override { pump(); }
@@ -48,6 +80,8 @@ class DisplayChannel final : public ChannelClient {
         "raw instead), {} copy-bits, {} bytes sent",
         name(), frames_sent_, secs, secs > 0 ? double(frames_sent_) / secs : 0.0, draws_sent_,
         encode::to_string(codec_), fallbacks_, copy_bits_sent_, peer_->bytes_sent());
+    log::info("{}: display: {} stream frames in {} streams, {} stream bytes", name(),
+              stream_frames_sent_, streams_created_, stream_bytes_);
   }
 
  protected:
@@ -172,6 +206,11 @@ class DisplayChannel final : public ChannelClient {
 
   void send_surface(const engine::Frame& frame) {
     msg::Bytes body;
+    if (!streams_.empty()) {
+      send_empty(SPICE_MSG_DISPLAY_STREAM_DESTROY_ALL);
+      streams_.clear();
+    }
+    declined_.clear();
     if (has_surface_) {
       msg::display_surface_destroy(body, 0);
       send(SPICE_MSG_DISPLAY_SURFACE_DESTROY, body);
@@ -218,10 +257,12 @@ class DisplayChannel final : public ChannelClient {
       last_frame_version_ = frame->version;
       ++frames_sent_;
     }
+    sync_streams(*frame);
     // A client holding exactly the previous version replays the frame's pixel moves
-    // (COPY_BITS) and then needs only the tiles that were painted.
+    // (COPY_BITS) and then needs only the tiles that were painted. Not where a move
+    // touches a streamed region: the client's pixels there are the lossy stream's.
     if (!frame->copies.empty() && frame->version == synced_version_ + 1 &&
-        copies_sent_version_ != frame->version) {
+        copies_sent_version_ != frame->version && !copies_touch_streams(*frame)) {
       for (const auto& c : frame->copies) {
         msg::Bytes body;
         msg::display_copy_bits(body, 0, c.dst, c.src);
@@ -235,6 +276,7 @@ class DisplayChannel final : public ChannelClient {
     for (size_t i = 0; i < frame->tiles.size(); ++i) {
       const auto& tile = *frame->tiles[i];
       if (tile.version <= tile_versions_[i]) continue;
+      if (streamed(tile.rect)) continue;  // the stream shows it; refreshed when it ends
       if (tile.moved_only && tile.version == copies_sent_version_) {
         tile_versions_[i] = tile.version;  // the client made it with COPY_BITS
         continue;
@@ -251,6 +293,141 @@ class DisplayChannel final : public ChannelClient {
       tile_versions_[i] = tile.version;
     }
     if (complete) synced_version_ = frame->version;
+  }
+
+  struct Stream {
+    uint32_t region = 0;  // engine::VideoRegion::id
+    uint32_t wire_id = 0; // the id on the wire: small and reused (spice-gtk indexes an array)
+    Rect rect;
+    uint64_t sent_version = 0;
+    std::unique_ptr<encode::VideoEncoder> encoder;
+  };
+
+  bool streamed(const Rect& r) const {
+    return std::any_of(streams_.begin(), streams_.end(),
+                       [&](const Stream& s) { return s.rect.contains(r); });
+  }
+
+  bool copies_touch_streams(const engine::Frame& frame) const {
+    for (const auto& c : frame.copies) {
+      const Rect src{c.src.x, c.src.y, c.dst.width, c.dst.height};
+      for (const auto& s : streams_) {
+        if (!intersect(s.rect, src).empty() || !intersect(s.rect, c.dst).empty()) return true;
+      }
+    }
+    return false;
+  }
+
+  // Ends streams whose region is gone, starts streams for new regions, and sends each
+  // stream's newest picture if the client does not have it yet.
+  void sync_streams(const engine::Frame& frame) {
+    const auto region_of = [&](uint32_t id) -> const engine::VideoRegion* {
+      for (const auto& v : frame.video) {
+        if (v.id == id) return &v;
+      }
+      return nullptr;
+    };
+    for (auto it = streams_.begin(); it != streams_.end();) {
+      if (region_of(it->region)) {
+        ++it;
+        continue;
+      }
+      msg::Bytes body;
+      msg::display_stream_destroy(body, it->wire_id);
+      send(SPICE_MSG_DISPLAY_STREAM_DESTROY, body);
+      log::info("{}: stream {} (region {}) destroyed", name(), it->wire_id, it->region);
+      it = streams_.erase(it);
+    }
+    std::erase_if(declined_, [&](uint32_t id) { return !region_of(id); });
+    for (const auto& v : frame.video) {
+      const bool known = std::any_of(streams_.begin(), streams_.end(),
+                                     [&](const Stream& s) { return s.region == v.id; }) ||
+                         std::find(declined_.begin(), declined_.end(), v.id) != declined_.end();
+      if (!known) start_stream(v);
+    }
+    std::vector<uint32_t> failed;  // wire ids whose encoder declined
+    for (auto& s : streams_) {
+      const engine::VideoRegion* v = region_of(s.region);
+      if (!v || v->version <= s.sent_version || !v->pixels) continue;
+      if (!can_send()) break;  // the next pump sends the then-newest picture
+      s.sent_version = v->version;
+      auto res = s.encoder->encode(v->pixels->view());
+      if (auto* f = std::get_if<encode::EncodedFrame>(&res)) {
+        msg::Bytes body;
+        const uint32_t mm = ctx_.mm_time() + kPlayoutLeadMs;
+        if (f->width == s.rect.width && f->height == s.rect.height) {
+          msg::display_stream_data(body, s.wire_id, mm, f->data);
+          send(SPICE_MSG_DISPLAY_STREAM_DATA, body);
+        } else {
+          msg::display_stream_data_sized(body, s.wire_id, mm, uint32_t(f->width),
+                                         uint32_t(f->height), s.rect, f->data);
+          send(SPICE_MSG_DISPLAY_STREAM_DATA_SIZED, body);
+        }
+        ++ctx_.stats().display_messages;
+        ++stream_frames_sent_;
+        stream_bytes_ += f->data.size();
+      } else if (auto* u = std::get_if<encode::Unsupported>(&res)) {
+        log::warn("{}: stream {}: {}; region {} goes back to tiles", name(), s.wire_id, u->why,
+                  s.region);
+        failed.push_back(s.wire_id);
+      }
+    }
+    for (uint32_t id : failed) decline(id);
+  }
+
+  void start_stream(const engine::VideoRegion& v) {
+    if (v.rect.empty()) return;
+    encode::VideoEncoderConfig cfg;
+    cfg.size = v.rect.size();
+    cfg.fps = ctx_.desktop(desktop_).fps();
+    std::string why;
+    auto enc = encode::make_video_encoder(video_codecs_, cfg, &why);
+    if (!enc) {
+      log::info("{}: region {} not streamed: {}", name(), v.id, enc.error().message);
+      declined_.push_back(v.id);
+      return;
+    }
+    uint32_t wire_id = 0;
+    while (std::any_of(streams_.begin(), streams_.end(),
+                       [&](const Stream& s) { return s.wire_id == wire_id; })) {
+      ++wire_id;
+    }
+    msg::StreamCreate m;
+    m.surface_id = 0;
+    m.id = wire_id;
+    m.flags = SPICE_STREAM_FLAGS_TOP_DOWN;
+    m.codec_type = uint8_t((*enc)->codec());
+    m.stamp = ctx_.mm_time();
+    m.stream_width = m.src_width = uint32_t(v.rect.width);
+    m.stream_height = m.src_height = uint32_t(v.rect.height);
+    m.dest = v.rect;
+    msg::Bytes body;
+    msg::display_stream_create(body, m);
+    send(SPICE_MSG_DISPLAY_STREAM_CREATE, body);
+    log::info("{}: stream {} for region {} ({}x{} at {},{}): {} ({})", name(), wire_id, v.id,
+              v.rect.width, v.rect.height, v.rect.x, v.rect.y,
+              encode::to_string((*enc)->codec()), why);
+    streams_.push_back(Stream{v.id, wire_id, v.rect, 0, std::move(*enc)});
+    ++streams_created_;
+  }
+
+  // Ends `s` for good: the client gets the region's tiles again (all of them: its pixels
+  // there are the stream's).
+  void decline(uint32_t wire_id) {
+    auto it = std::find_if(streams_.begin(), streams_.end(),
+                           [&](const Stream& x) { return x.wire_id == wire_id; });
+    if (it == streams_.end()) return;
+    msg::Bytes body;
+    msg::display_stream_destroy(body, wire_id);
+    send(SPICE_MSG_DISPLAY_STREAM_DESTROY, body);
+    declined_.push_back(it->region);
+    const Rect rect = it->rect;
+    streams_.erase(it);
+    auto frame = ctx_.desktop(desktop_).latest();
+    if (!frame) return;
+    for (size_t i = 0; i < frame->tiles.size() && i < tile_versions_.size(); ++i) {
+      if (rect.contains(frame->tiles[i]->rect)) tile_versions_[i] = 0;
+    }
   }
 
   ImageCompression mode_;
@@ -272,6 +449,12 @@ class DisplayChannel final : public ChannelClient {
   uint64_t draws_sent_ = 0;
   uint64_t copy_bits_sent_ = 0;
   std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
+  std::vector<encode::VideoCodec> video_codecs_;  // what the client decodes, from its caps
+  std::vector<Stream> streams_;
+  std::vector<uint32_t> declined_;  // regions this client gets as tiles (no encoder fits)
+  uint64_t stream_frames_sent_ = 0;
+  uint64_t streams_created_ = 0;
+  uint64_t stream_bytes_ = 0;
 };
 
 }  // namespace

@@ -268,6 +268,45 @@ void display_fill(Bytes& out, uint32_t surface_id, const Rect& box, uint32_t col
   put_no_mask(w);                        // mask QMask (13)
 }
 
+// ---- display streams ----
+
+void display_stream_create(Bytes& out, const StreamCreate& m) {
+  ByteWriter w(out);
+  w.u32(m.surface_id);
+  w.u32(m.id);             // stream_id_t
+  w.u8(m.flags);           // stream_flags (flags8)
+  w.u8(m.codec_type);      // video_codec_type (enum8)
+  w.u64(m.stamp);
+  w.u32(m.stream_width);
+  w.u32(m.stream_height);
+  w.u32(m.src_width);
+  w.u32(m.src_height);
+  put_rect(w, m.dest);     // 16
+  w.u8(SPICE_CLIP_TYPE_NONE);
+}
+
+void display_stream_data(Bytes& out, uint32_t id, uint32_t mm_time, std::span<const uint8_t> data) {
+  ByteWriter w(out);
+  w.u32(id);       // StreamDataHeader.id
+  w.u32(mm_time);  // StreamDataHeader.multi_media_time
+  w.u32(uint32_t(data.size()));
+  w.bytes(data);
+}
+
+void display_stream_data_sized(Bytes& out, uint32_t id, uint32_t mm_time, uint32_t width,
+                               uint32_t height, const Rect& dest, std::span<const uint8_t> data) {
+  ByteWriter w(out);
+  w.u32(id);
+  w.u32(mm_time);
+  w.u32(width);
+  w.u32(height);
+  put_rect(w, dest);
+  w.u32(uint32_t(data.size()));
+  w.bytes(data);
+}
+
+void display_stream_destroy(Bytes& out, uint32_t id) { ByteWriter(out).u32(id); }
+
 // ---- cursor channel ----
 
 void cursor_init(Bytes& out, Point pos, uint16_t trail_length, uint16_t trail_frequency,

@@ -12,6 +12,10 @@ module is not visible to a pyenv/venv python.
       client's copy of the primary surface is written to FILE.ppm (binary P6).
       Exit status: 0 primary surface received and no channel error,
       2 no primary surface, 3 a channel reported an error (link, auth, io...).
+      --top-rects N adds "top_rects": the N most frequent invalidate rectangles
+      as [x, y, w, h, count]. spice-client-glib decodes MJPEG streams itself and
+      invalidates the stream's destination rectangle once per shown frame, so a
+      video stream shows up as one large rectangle with a high count.
 
   input HOST PORT [--password P] [--keys 0x1e,0x30,...] [--move X,Y]...
         [--click X,Y]... [--display N] [--delay-ms MS] [--timeout SECS]
@@ -128,6 +132,7 @@ class Watcher(Client):
                    "t_last_invalidate": None}
         self.prim = {}
         self.last_tick = -1
+        self.rects = {}
 
     def on_channel(self, ch):
         if isinstance(ch, Spice.DisplayChannel):
@@ -150,6 +155,7 @@ class Watcher(Client):
         t = self.now()
         self.st["invalidates"] += 1
         self.st["inval_px"] += w * h
+        self.rects[(x, y, w, h)] = self.rects.get((x, y, w, h), 0) + 1
         if self.st["t_first_invalidate"] is None:
             self.st["t_first_invalidate"] = t
         self.st["t_last_invalidate"] = t
@@ -252,6 +258,9 @@ def cmd_watch(a):
     c.run(a.secs)
     out = {"cmd": "watch", "uri": c.uri, "seconds": c.now(), **c.st,
            "opened": c.opened, "bytes": c.bytes_per_channel(), "errors": c.errors}
+    if a.top_rects:
+        top = sorted(c.rects.items(), key=lambda kv: -kv[1])[:a.top_rects]
+        out["top_rects"] = [[x, y, w, h, n] for (x, y, w, h), n in top]
     prim, err = c.primary_report(a.out)
     out["primary"] = prim
     if err:
@@ -294,6 +303,7 @@ def main(argv):
     w.add_argument("--password")
     w.add_argument("--out")
     w.add_argument("--channel-id", type=int, default=0)
+    w.add_argument("--top-rects", type=int, default=0)
     i = sub.add_parser("input")
     i.add_argument("host")
     i.add_argument("port", type=int)

@@ -95,6 +95,11 @@ CLI::App* add_serve_command(CLI::App& app, ServeConfig& cfg) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--raster", cfg.raster, "Raster backend: auto or cpu")->capture_default_str();
+  cmd->add_option("--streaming-video", cfg.streaming_video,
+                  "Video streams for regions that change like video: off, filter (regions "
+                  "whose changes repaint most pixels) or all (any steadily changing region)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"off", "filter", "all"}));
   return cmd;
 }
 
@@ -161,6 +166,9 @@ int run_serve(const ServeConfig& cfg) {
     d.raster = cfg.raster;
     d.dump_frame_path = dump_path_for(cfg.dump_frame, i);
     d.codecs = engine_codecs(*compression);
+    d.streaming_video = cfg.streaming_video == "off"   ? engine::StreamingVideo::off
+                        : cfg.streaming_video == "all" ? engine::StreamingVideo::all
+                                                       : engine::StreamingVideo::filter;
     auto desktop = engine::Desktop::create(i, d);
     if (!desktop) return usage_error(desktop.error().message);
     engine.add(std::move(*desktop));

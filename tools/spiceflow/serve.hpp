@@ -28,6 +28,7 @@ struct ServeConfig {
   std::string image_compression = "auto";
   double link_timeout = 10;
   std::string raster = "auto";
+  std::string streaming_video = "filter";  ///< off, filter or all (engine::StreamingVideo)
 };
 
 CLI::App* add_serve_command(CLI::App& app, ServeConfig& cfg);

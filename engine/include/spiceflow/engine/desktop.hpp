@@ -47,6 +47,24 @@ struct Tile {
   }
 };
 
+/// Whether the classify stage looks for video regions (`--streaming-video`, the
+/// reference's values): off = never; filter = regions whose changes look like video
+/// (they repaint most of each tile); all = any region that changes at a steady rate.
+enum class StreamingVideo { off, filter, all };
+
+/// A region of the primary surface that changes like video, published for clients that
+/// stream it (their display channel encodes `pixels` as a video frame and skips the
+/// region's tiles; other clients keep getting the tiles, which stay exact). Immutable once
+/// published; a region keeps its id and rect for its whole life. When it goes still it is
+/// dropped from the Frame in the same version that refreshes all its tiles losslessly.
+struct VideoRegion {
+  uint32_t id = 0;
+  Rect rect;  ///< tile-aligned, inside the surface
+  /// The frame version whose picture `pixels` shows (bumps only when the region changed).
+  uint64_t version = 0;
+  std::shared_ptr<const Image> pixels;  ///< rect.size(), the region's current picture
+};
+
 /// An immutable published state of the primary surface.
 struct Frame {
   uint64_t version = 0;
@@ -59,6 +77,8 @@ struct Frame {
   /// into this version, in order, before any tile pixels: SPICE's COPY_BITS. Only copies
   /// whose source was unchanged so far in the pass are listed; others are plain damage.
   std::vector<CopyBitsOp> copies;
+  /// The live video regions (empty with StreamingVideo::off), ordered by id.
+  std::vector<VideoRegion> video;
 
   /// The whole picture as one image (assembled from the tiles).
   Image assemble() const;
@@ -86,6 +106,9 @@ struct DesktopOptions {
   /// Codecs every changed tile is encoded with whether or not a client wants them (the
   /// ones clients acquire come on top); lz4 by default: what spice-gtk clients get.
   std::vector<encode::ImageCodec> codecs = {encode::ImageCodec::lz4};
+  /// Video-region detection (see StreamingVideo); frozen desktops never change steadily,
+  /// so they never get a region.
+  StreamingVideo streaming_video = StreamingVideo::filter;
 };
 
 class Desktop {
@@ -144,6 +167,7 @@ class Desktop {
     uint64_t frames = 0;        ///< passes completed
     uint64_t skipped_ticks = 0;
     uint64_t tiles_encoded = 0;
+    uint64_t video_regions = 0;  ///< regions ever started
   };
   Stats stats() const;
 

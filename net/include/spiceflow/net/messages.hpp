@@ -78,6 +78,29 @@ void display_copy_bits(Bytes& out, uint32_t surface_id, const Rect& box, Point s
 /// DRAW_FILL with a solid colour over `box` (no clip, rop PUT, no mask).
 void display_fill(Bytes& out, uint32_t surface_id, const Rect& box, uint32_t color);
 
+/// STREAM_CREATE (51 bytes): surface_id u32, id u32, flags u8, codec_type u8 (a
+/// SPICE_VIDEO_CODEC_TYPE_*), stamp u64, stream_width u32, stream_height u32, src_width
+/// u32, src_height u32, dest Rect, clip type u8 (NONE).
+struct StreamCreate {
+  uint32_t surface_id = 0;
+  uint32_t id = 0;
+  uint8_t flags = 0;  ///< SPICE_STREAM_FLAGS_TOP_DOWN for top-down frames
+  uint8_t codec_type = 0;
+  uint64_t stamp = 0;
+  uint32_t stream_width = 0, stream_height = 0;  ///< the encoded picture's size
+  uint32_t src_width = 0, src_height = 0;        ///< the source area's size
+  Rect dest;                                     ///< where frames go on the surface
+};
+void display_stream_create(Bytes& out, const StreamCreate& m);
+/// STREAM_DATA: id u32, multi_media_time u32, data_size u32, data.
+void display_stream_data(Bytes& out, uint32_t id, uint32_t mm_time, std::span<const uint8_t> data);
+/// STREAM_DATA_SIZED (a frame whose size or place differs from the stream's): id u32,
+/// multi_media_time u32, width u32, height u32, dest Rect, data_size u32, data.
+void display_stream_data_sized(Bytes& out, uint32_t id, uint32_t mm_time, uint32_t width,
+                               uint32_t height, const Rect& dest, std::span<const uint8_t> data);
+/// STREAM_DESTROY: id u32. STREAM_DESTROY_ALL has an empty body.
+void display_stream_destroy(Bytes& out, uint32_t id);
+
 // ---- cursor channel ----
 /// A cursor shape: 32-bit ARGB (SPICE_CURSOR_TYPE_ALPHA), `pixels` = width*height*4 bytes.
 struct CursorShape {

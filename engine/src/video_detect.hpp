@@ -1,0 +1,90 @@
+#pragma once
+// Video-region detection for the classify stage: finds rectangles of tiles that change at
+// a steady rate, whatever draws them, and turns them into stream regions that stay put
+// while they keep changing and end once they go still.
+//
+// Per tile it keeps a bit history of the last kHistory passes (one pass per tick, so the
+// history is in frames of the desktop's rate): whether the tile changed, and whether the
+// change was "video-like" (covered at least kMinCoverage of the tile's pixels). A tile is
+// steady when it changed in >= kMinChanges of those passes, core when its video-like
+// changes alone reach that. Steady tiles connected side by side form a component; a
+// component with core tiles (filter) or any component (all) becomes a region, its
+// tile-aligned bounding rectangle; overlapping rectangles merge. A region is never moved or
+// resized while it lives; it ends after kEndAfterStill passes in which none of its tiles
+// changed. Threading: owned by the pipeline, used by the classify stage only.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "spiceflow/core/geometry.hpp"
+#include "spiceflow/engine/desktop.hpp"
+
+namespace spiceflow::engine {
+
+class VideoDetector {
+ public:
+  /// Passes looked back on: ~0.5 s at 30 fps, long enough to tell a steady rate from a
+  /// burst (a window being dragged, a menu opening), short enough to start a stream soon.
+  static constexpr int kHistory = 16;
+  /// Changes needed within kHistory: 10 of 16 accepts 20 fps video on a 30 fps desktop
+  /// (and 24/25 fps content with skipped ticks) while typing, a clock, a blinking caret or
+  /// a progress bar change far less often.
+  static constexpr int kMinChanges = 10;
+  /// Fraction of a tile's pixels a change must touch to look like video (filter mode):
+  /// scrolling text repaints a few rows per frame, video repaints nearly every pixel.
+  static constexpr double kMinCoverage = 0.25;
+  /// A region with fewer core tiles is not worth a stream in filter mode (a spinner, an
+  /// animated icon): lossless tiles cost little there and stay exact.
+  static constexpr int kMinCoreTiles = 2;
+  /// Passes without any change before a region ends (~0.5 s at 30 fps): a paused or
+  /// stuttering video keeps its stream, a stopped one turns lossless soon.
+  static constexpr int kEndAfterStill = 15;
+
+  struct Region {
+    uint32_t id = 0;
+    Rect rect;           // pixels, tile-aligned (clipped to the surface)
+    Rect tiles;          // in tile columns / rows
+    int still = 0;       // passes since a tile inside changed
+    bool changed = false;  // a tile inside changed in the last update()
+    bool fresh = false;    // created by the last update()
+    /// Went still in the last update(): still published for this pass while its tiles are
+    /// re-snapshotted; removed by the next update().
+    bool ending = false;
+  };
+  struct TileChange {
+    int32_t tile = 0;
+    double coverage = 1.0;  // fraction of the tile's pixels that differ
+  };
+
+  explicit VideoDetector(StreamingVideo mode) : mode_(mode) {}
+
+  /// Starts over on a new surface of `columns` x `rows` tiles of `tile` pixels: every
+  /// region ends (clients are sent a new surface anyway).
+  void reset(Size size, int32_t tile, int32_t columns, int32_t rows);
+
+  /// One pass: the tiles that changed by painting (not by forwarded moves). Returns the
+  /// rectangles of regions that went still in this pass: the caller marks them damaged so
+  /// the next pass publishes their exact pixels as fresh lossless tiles, and that pass's
+  /// update() removes the regions (clients end their streams on the same frame that
+  /// carries the exact picture).
+  std::vector<Rect> update(std::span<const TileChange> changes);
+
+  const std::vector<Region>& regions() const { return regions_; }
+  /// The live region containing tile index `tile`, or null.
+  const Region* region_of(int32_t tile) const;
+  StreamingVideo mode() const { return mode_; }
+
+ private:
+  bool steady(size_t t) const;
+  bool core(size_t t) const;
+
+  StreamingVideo mode_;
+  Size size_;
+  int32_t tile_ = 0, columns_ = 0, rows_ = 0;
+  std::vector<uint32_t> changed_;  // per tile: bit i = changed i passes ago
+  std::vector<uint32_t> video_;    // per tile: bit i = a video-like change i passes ago
+  std::vector<Region> regions_;
+  uint32_t next_id_ = 1;
+};
+
+}  // namespace spiceflow::engine

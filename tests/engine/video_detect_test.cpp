@@ -1,0 +1,164 @@
+// Video-region detection through the Desktop pipeline, with scripted sources: a rectangle
+// repainted every frame becomes a region (and its tiles stop being encoded), a one-off
+// change does not, thin repaints (scrolling text's new lines) only under "all", and a
+// region that stops changing ends with its tiles refreshed losslessly.
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "spiceflow/engine/desktop.hpp"
+
+namespace spiceflow::engine {
+namespace {
+
+constexpr Size kSize{512, 256};
+constexpr int32_t kTile = 64;
+
+// Paints a grey background, then whatever `paint(frame)` returns for frames >= 1.
+class Scripted final : public qxl::SyntheticDesktop {
+ public:
+  explicit Scripted(std::function<std::vector<FillOp>(uint64_t)> paint) : paint_(std::move(paint)) {}
+  std::string_view name() const override { return "scripted"; }
+  DrawBatch start() override {
+    DrawBatch b;
+    b.creates.push_back(SurfaceCreate{0, kSize});
+    b.commands.push_back(DrawCommand{0, {}, FillOp{Rect::from_size(kSize), 0x808080}, {}});
+    return b;
+  }
+  DrawBatch next_frame(uint64_t frame) override {
+    DrawBatch b;
+    if (frame == last_) return b;  // the pipeline repeats the last frame after stop_after
+    last_ = frame;
+    for (const auto& f : paint_(frame)) b.commands.push_back(DrawCommand{0, {}, f, {}});
+    return b;
+  }
+  void on_input(const InputEvent&) override {}
+
+ private:
+  std::function<std::vector<FillOp>(uint64_t)> paint_;
+  uint64_t last_ = 0;
+};
+
+std::unique_ptr<Desktop> make(std::function<std::vector<FillOp>(uint64_t)> paint,
+                              StreamingVideo mode = StreamingVideo::filter, uint64_t stop = 0) {
+  DesktopOptions o;
+  o.source.size = kSize;
+  o.tile_size = kTile;
+  o.streaming_video = mode;
+  o.stop_after_frames = stop;
+  auto d = Desktop::create(0, o, std::make_unique<Scripted>(std::move(paint)));
+  EXPECT_TRUE(d.ok()) << (d.ok() ? "" : d.error().message);
+  return d.ok() ? std::move(*d) : nullptr;
+}
+
+void run_ticks(Desktop& d, int n) {
+  for (int i = 0; i < n; ++i) {
+    d.wait_idle();
+    d.tick();
+  }
+  d.wait_idle();
+}
+
+uint32_t colour(uint64_t frame) { return uint32_t(frame * 0x10305 + 0x203040) & 0xffffff; }
+
+const Rect kVideo{64, 64, 192, 128};  // 3 x 2 tiles
+
+std::vector<FillOp> video(uint64_t frame) { return {FillOp{kVideo, colour(frame)}}; }
+
+TEST(VideoDetect, RegionRepaintedEveryFrameBecomesAStream) {
+  auto d = make(video);
+  ASSERT_TRUE(d);
+  run_ticks(*d, 6);
+  EXPECT_TRUE(d->latest()->video.empty()) << "a region needs a steady rate first";
+  run_ticks(*d, 20);
+  auto f = d->latest();
+  ASSERT_EQ(f->video.size(), 1u);
+  const VideoRegion& v = f->video[0];
+  EXPECT_EQ(v.rect, kVideo);
+  ASSERT_NE(v.pixels, nullptr);
+  EXPECT_EQ(v.pixels->size(), kVideo.size());
+  EXPECT_EQ(v.version, f->version);
+  // The region's picture is the surface's (the newest fill colour).
+  const Image whole = f->assemble();
+  EXPECT_EQ(v.pixels->pixel(0, 0) & 0xffffff, whole.pixel(kVideo.x, kVideo.y) & 0xffffff);
+  // Tiles inside still carry the exact pixels, but no lossless encoding is made for them.
+  for (const auto& t : f->tiles) {
+    if (kVideo.contains(t->rect) && t->version == f->version) {
+      EXPECT_EQ(t->lz4, nullptr);
+    }
+  }
+  EXPECT_EQ(d->stats().video_regions, 1u);
+  // The region keeps its id while it keeps changing.
+  run_ticks(*d, 10);
+  ASSERT_EQ(d->latest()->video.size(), 1u);
+  EXPECT_EQ(d->latest()->video[0].id, v.id);
+  EXPECT_GT(d->latest()->video[0].version, v.version);
+}
+
+TEST(VideoDetect, TextThatChangesOnceIsNoStream) {
+  auto d = make([](uint64_t frame) {
+    std::vector<FillOp> ops;
+    if (frame == 5) ops.push_back(FillOp{Rect{10, 10, 200, 12}, 0x000000});  // a line of "text"
+    if (frame % 20 == 0) ops.push_back(FillOp{Rect{300, 200, 8, 12}, colour(frame)});  // a caret
+    return ops;
+  });
+  ASSERT_TRUE(d);
+  run_ticks(*d, 60);
+  EXPECT_TRUE(d->latest()->video.empty());
+  EXPECT_EQ(d->stats().video_regions, 0u);
+}
+
+// New lines of scrolling text: two rows of pixels per tile per frame.
+std::vector<FillOp> thin(uint64_t frame) {
+  return {FillOp{Rect{0, 190, 512, 2}, colour(frame)}};
+}
+
+TEST(VideoDetect, ThinRepaintsAreNoVideoUnderFilter) {
+  auto d = make(thin, StreamingVideo::filter);
+  ASSERT_TRUE(d);
+  run_ticks(*d, 40);
+  EXPECT_TRUE(d->latest()->video.empty());
+}
+
+TEST(VideoDetect, AllStreamsAnySteadyRegion) {
+  auto d = make(thin, StreamingVideo::all);
+  ASSERT_TRUE(d);
+  run_ticks(*d, 40);
+  ASSERT_EQ(d->latest()->video.size(), 1u);
+  EXPECT_EQ(d->latest()->video[0].rect, (Rect{0, 128, 512, 64}));
+}
+
+TEST(VideoDetect, OffNeverStreams) {
+  auto d = make(video, StreamingVideo::off);
+  ASSERT_TRUE(d);
+  run_ticks(*d, 40);
+  EXPECT_TRUE(d->latest()->video.empty());
+}
+
+TEST(VideoDetect, RegionThatStopsEndsWithExactTiles) {
+  auto d = make(video, StreamingVideo::filter, /*stop=*/30);
+  ASSERT_TRUE(d);
+  run_ticks(*d, 30);
+  ASSERT_EQ(d->latest()->video.size(), 1u);
+  // Still for kEndAfterStill passes, then one more for the refresh.
+  run_ticks(*d, 30);
+  auto f = d->latest();
+  EXPECT_TRUE(f->video.empty()) << "the region did not end";
+  // Every tile of the old region was refreshed (newest version) with lossless encodings.
+  uint64_t refreshed = 0;
+  for (const auto& t : f->tiles) {
+    if (!kVideo.contains(t->rect)) continue;
+    ASSERT_NE(t->lz4, nullptr);
+    refreshed = std::max(refreshed, t->version);
+  }
+  EXPECT_EQ(refreshed, f->version);
+  const Image whole = f->assemble();
+  EXPECT_EQ(whole.pixel(kVideo.x + 5, kVideo.y + 5) & 0xffffff, colour(30));
+  // Nothing changes any more, so the region does not come back.
+  run_ticks(*d, 20);
+  EXPECT_TRUE(d->latest()->video.empty());
+  EXPECT_EQ(d->stats().video_regions, 1u);
+}
+
+}  // namespace
+}  // namespace spiceflow::engine

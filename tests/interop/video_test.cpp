@@ -1,0 +1,126 @@
+// Video streams against a real client: the "video" synthetic desktop's player window is
+// detected as a video region and streamed as MJPEG to a spice-client-glib watcher (which
+// decodes it with its built-in decoder and invalidates the stream's rectangle per frame);
+// after --stop-after the region goes still, the stream ends and the region's exact pixels
+// arrive as lossless tiles, so the watcher's picture equals a fresh client's pixel for
+// pixel. With --streaming-video off no stream is created.
+#include <regex>
+#include <string>
+
+#include "harness.hpp"
+
+namespace spiceflow::interop {
+namespace {
+
+// The largest number before `suffix` in the server log (e.g. " stream frames").
+long number_before(const std::string& log, const std::string& suffix) {
+  const std::regex re("(\\d+)" + suffix);
+  long best = -1;
+  for (std::sregex_iterator it(log.begin(), log.end(), re), end; it != end; ++it) {
+    best = std::max(best, std::stol((*it)[1].str()));
+  }
+  return best;
+}
+
+// "top_rects": [[x, y, w, h, n], ...] -> the entry with the largest area.
+bool largest_top_rect(const std::string& json, long out[5]) {
+  static const std::regex re(R"(\[(\d+), (\d+), (\d+), (\d+), (\d+)\])");
+  const auto at = json.find("\"top_rects\"");
+  if (at == std::string::npos) return false;
+  const std::string list = json.substr(at, json.find("]]", at) + 2 - at);
+  bool found = false;
+  for (std::sregex_iterator it(list.begin(), list.end(), re), end; it != end; ++it) {
+    long v[5];
+    for (int i = 0; i < 5; ++i) v[i] = std::stol((*it)[i + 1].str());
+    if (!found || v[2] * v[3] > out[2] * out[3]) std::copy(v, v + 5, out);
+    found = true;
+  }
+  return found;
+}
+
+ServerOptions video_options() {
+  ServerOptions o;
+  o.synthetic = "video";
+  o.size = "1280x720";
+  o.frozen = false;
+  o.fps = 30;
+  return o;
+}
+
+TEST(Video, StreamsThenEndsOnTheExactPicture) {
+  TempDir dir;
+  Server server(dir);
+  ServerOptions o = video_options();
+  // ~4 s of video, then the picture holds: the region goes still and its stream ends.
+  o.extra = {"--stop-after", "120"};
+  SPICEFLOW_START_SERVER(server, o);
+
+  const auto watched = dir / "watched.ppm";
+  RunResult w = spice_client({"watch", "127.0.0.1", std::to_string(server.port()), "6.5", "--out",
+                              watched.string(), "--top-rects", "5"},
+                             dir.path(), "watch");
+  ASSERT_EQ(w.exit_code, 0) << w.describe() << "\nserver log:\n" << server.log_tail();
+
+  // The server counted the STREAM_DATA it sent when the watcher left.
+  ASSERT_TRUE(wait_until([&] { return number_before(server.log(), " stream frames") >= 0; }, 5s))
+      << server.log_tail();
+  const long stream_frames = number_before(server.log(), " stream frames");
+  EXPECT_GT(stream_frames, 45) << "expected ~3 s of 30 fps stream frames:\n" << server.log_tail();
+  EXPECT_NE(server.log().find("video region 1 ended"), std::string::npos) << server.log_tail();
+
+  // The client showed them: among its most frequent invalidates is the stream's large
+  // rectangle (tiles are 128x128; the overlay's tile is repainted every frame too).
+  long top[5] = {};
+  ASSERT_TRUE(largest_top_rect(last_line(w.out), top)) << w.out;
+  EXPECT_GE(top[2] * top[3], 640L * 360L) << w.out;
+  EXPECT_GT(top[4], 45) << w.out;
+
+  // After the stream ended the picture is exact again.
+  const auto shot = dir / "fresh.ppm";
+  RunResult r = spicy_screenshot(server.port(), shot, dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.describe() << "\nserver log:\n" << server.log_tail();
+  std::string why;
+  auto seen = read_ppm(watched, &why);
+  ASSERT_TRUE(seen) << why;
+  auto fresh = read_ppm(shot, &why);
+  ASSERT_TRUE(fresh) << why;
+  const ImageDiff d = compare_images(*fresh, *seen);
+  EXPECT_TRUE(d.same()) << d.describe();
+  EXPECT_TRUE(server.running()) << "server died:\n" << server.log_tail();
+}
+
+TEST(Video, StreamingOffCreatesNoStream) {
+  TempDir dir;
+  Server server(dir);
+  ServerOptions o = video_options();
+  o.extra = {"--streaming-video", "off"};
+  SPICEFLOW_START_SERVER(server, o);
+  RunResult w = spice_client({"watch", "127.0.0.1", std::to_string(server.port()), "2.5"},
+                             dir.path(), "watch");
+  ASSERT_EQ(w.exit_code, 0) << w.describe();
+  const auto frames = json_number(last_line(w.out), "frames");
+  ASSERT_TRUE(frames);
+  EXPECT_GE(*frames, 20) << "the video did not play as tiles: " << w.out;
+  ASSERT_TRUE(wait_until([&] { return number_before(server.log(), " stream frames") >= 0; }, 5s))
+      << server.log_tail();
+  EXPECT_EQ(number_before(server.log(), " stream frames"), 0) << server.log_tail();
+  EXPECT_EQ(server.log().find("video region"), std::string::npos) << server.log_tail();
+}
+
+TEST(Video, FrozenDesktopNeverStreams) {
+  TempDir dir;
+  Server server(dir);
+  ServerOptions o = video_options();
+  o.frozen = true;
+  SPICEFLOW_START_SERVER(server, o);
+  RunResult w = spice_client({"watch", "127.0.0.1", std::to_string(server.port()), "1.5"},
+                             dir.path(), "watch");
+  ASSERT_EQ(w.exit_code, 0) << w.describe();
+  ASSERT_TRUE(wait_until([&] { return number_before(server.log(), " stream frames") >= 0; }, 5s))
+      << server.log_tail();
+  EXPECT_EQ(number_before(server.log(), " stream frames"), 0) << server.log_tail();
+  EXPECT_EQ(server.log().find("video region"), std::string::npos) << server.log_tail();
+}
+
+}  // namespace
+}  // namespace spiceflow::interop
