@@ -13,8 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   spice-client-gtk gir1.2-spiceclientglib-2.0 python3-gi python3 tshark
   xvfb procps time
-  # compat interop: unmodified QEMU (SeaBIOS) on build/compat/libspice-server.so.1
-  qemu-system-x86 seabios
+  # compat interop: unmodified QEMU (SeaBIOS) and Xspice on build/compat/libspice-server.so.1
+  qemu-system-x86 seabios xserver-xspice xterm xfonts-base x11-utils
 )
 
 missing=()

@@ -31,6 +31,10 @@ class ServerContext {
   virtual void retire(ChannelClient* c, const std::string& reason) = 0;
   /// Milliseconds on the multimedia clock (monotonic, shared by all channels).
   virtual uint32_t mm_time() const = 0;
+  /// Whether client mouse mode is offered now (Server::set_client_mouse).
+  virtual bool client_mouse_allowed() const { return options().client_mouse; }
+  /// The guest keyboard LEDs as last set (Server::set_keyboard_leds); 0 until then.
+  virtual uint16_t keyboard_leds() const { return 0; }
 };
 
 /// The largest client message we accept; anything bigger closes the client.
@@ -57,6 +61,8 @@ class ChannelClient {
   void fail(const std::string& reason);
   /// Called when this channel's desktop published a new frame or cursor state.
   virtual void on_update() {}
+  /// Called when client_mouse_allowed() or keyboard_leds() of the server changed.
+  virtual void on_server_state() {}
 
  protected:
   virtual void start() = 0;

@@ -17,11 +17,26 @@ class InputsChannel final : public ChannelClient {
 
  protected:
   void start() override {
+    // The guest keyboard's LEDs when a host reports them (compat/), else 0.
+    leds_ = ctx_.keyboard_leds();
+    modifiers_ = leds_;
     msg::Bytes body;
     msg::inputs_init(body, modifiers_);
     send(SPICE_MSG_INPUTS_INIT, body);
   }
 
+ public:
+  void on_server_state() override {
+    const uint16_t leds = ctx_.keyboard_leds();
+    if (leds == leds_) return;
+    leds_ = leds;
+    modifiers_ = leds;
+    msg::Bytes out;
+    msg::inputs_key_modifiers(out, leds);
+    send(SPICE_MSG_INPUTS_KEY_MODIFIERS, out);
+  }
+
+ protected:
   bool handle(uint16_t type, std::span<const uint8_t> body) override {
     auto& desk = ctx_.desktop(desktop_);
     switch (type) {
@@ -83,6 +98,7 @@ class InputsChannel final : public ChannelClient {
   }
 
   uint16_t modifiers_ = 0;
+  uint16_t leds_ = 0;  // the guest LEDs last sent
   uint64_t motions_ = 0;
 };
 

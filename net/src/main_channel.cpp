@@ -21,9 +21,12 @@ class MainChannel final : public ChannelClient {
     msg::MainInit init;
     init.session_id = session_id_;
     init.display_channels_hint = 1;
-    init.supported_mouse_modes = SPICE_MOUSE_MODE_SERVER | SPICE_MOUSE_MODE_CLIENT;
-    // Client mode: the client draws its own pointer and sends absolute positions, which
-    // is what a synthetic desktop (like a tablet device) consumes directly.
+    // Client mode when offered: the client draws its own pointer and sends absolute
+    // positions, which is what a synthetic desktop (like a tablet device) consumes
+    // directly. Without it (a guest with only a relative mouse) server mode.
+    client_mouse_ = ctx_.client_mouse_allowed();
+    mouse_mode_ = client_mouse_ ? SPICE_MOUSE_MODE_CLIENT : SPICE_MOUSE_MODE_SERVER;
+    init.supported_mouse_modes = supported_modes();
     init.current_mouse_mode = mouse_mode_;
     init.agent_connected = 0;
     init.agent_tokens = 0;
@@ -38,10 +41,14 @@ class MainChannel final : public ChannelClient {
       send(SPICE_MSG_MAIN_NAME, body);
       body.clear();
       std::array<uint8_t, 16> uuid{};
-      // A stable per-desktop UUID: "spiceflow" + desktop index.
-      const char tag[] = "spiceflow-desk";
-      std::copy(tag, tag + sizeof(tag) - 1, uuid.begin());
-      uuid[15] = uint8_t(desktop_);
+      if (ctx_.options().uuid) {
+        uuid = *ctx_.options().uuid;  // the host's (QEMU -uuid)
+      } else {
+        // A stable per-desktop UUID: "spiceflow" + desktop index.
+        const char tag[] = "spiceflow-desk";
+        std::copy(tag, tag + sizeof(tag) - 1, uuid.begin());
+        uuid[15] = uint8_t(desktop_);
+      }
       msg::main_uuid(body, uuid);
       send(SPICE_MSG_MAIN_UUID, body);
     }
@@ -62,15 +69,13 @@ class MainChannel final : public ChannelClient {
       case SPICE_MSGC_MAIN_MOUSE_MODE_REQUEST: {
         auto m = msg::parse_mouse_mode_request(body);
         if (!m) return false;
-        if (m->mode == SPICE_MOUSE_MODE_SERVER || m->mode == SPICE_MOUSE_MODE_CLIENT) {
+        if (m->mode == SPICE_MOUSE_MODE_SERVER ||
+            (m->mode == SPICE_MOUSE_MODE_CLIENT && client_mouse_)) {
           mouse_mode_ = m->mode;
         } else {
           log::info("{}: unsupported mouse mode {} requested", name(), m->mode);
         }
-        msg::Bytes out;
-        msg::main_mouse_mode(out, SPICE_MOUSE_MODE_SERVER | SPICE_MOUSE_MODE_CLIENT,
-                             uint16_t(mouse_mode_));
-        send(SPICE_MSG_MAIN_MOUSE_MODE, out);
+        send_mouse_mode();
         return true;
       }
       case SPICE_MSGC_MAIN_CLIENT_INFO:
@@ -93,7 +98,27 @@ class MainChannel final : public ChannelClient {
     }
   }
 
+ public:
+  void on_server_state() override {
+    const bool allowed = ctx_.client_mouse_allowed();
+    if (allowed == client_mouse_) return;
+    // As the reference: withdrawn -> server mode; offered (a tablet appeared) -> client mode.
+    client_mouse_ = allowed;
+    mouse_mode_ = allowed ? SPICE_MOUSE_MODE_CLIENT : SPICE_MOUSE_MODE_SERVER;
+    send_mouse_mode();
+  }
+
  private:
+  uint16_t supported_modes() const {
+    return uint16_t(SPICE_MOUSE_MODE_SERVER | (client_mouse_ ? SPICE_MOUSE_MODE_CLIENT : 0));
+  }
+  void send_mouse_mode() {
+    msg::Bytes out;
+    msg::main_mouse_mode(out, supported_modes(), uint16_t(mouse_mode_));
+    send(SPICE_MSG_MAIN_MOUSE_MODE, out);
+  }
+
+  bool client_mouse_ = true;
   uint32_t mouse_mode_ = SPICE_MOUSE_MODE_CLIENT;
 };
 

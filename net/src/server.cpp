@@ -141,13 +141,18 @@ struct Server::Impl final : ServerContext {
   uint64_t next_link_id = 1;
   std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
   bool stopping = false;
+  bool client_mouse = true;  // loop thread
+  uint16_t leds = 0;         // loop thread
+  // Addresses of linked channels, kept for their disconnected event (the socket may be
+  // gone by then). Loop thread; only when opts.on_channel_event is set.
+  std::unordered_map<ChannelClient*, ChannelEvent> channel_events;
 
   ServerStats live;  // loop thread only
   mutable std::mutex stats_mu;
   ServerStats snapshot;  // guarded by stats_mu
   uint64_t closed_sent = 0, closed_received = 0;
 
-  Impl(const ServerOptions& o, engine::Engine& e) : opts(o), engine(e) {}
+  Impl(const ServerOptions& o, engine::Engine& e) : opts(o), engine(e), client_mouse(o.client_mouse) {}
   ~Impl() override {
     for (size_t i = 0; i < subscriptions.size(); ++i) engine.desktop(i).unsubscribe(subscriptions[i]);
     channels.clear();
@@ -168,6 +173,12 @@ struct Server::Impl final : ServerContext {
                         .count());
   }
 
+  bool client_mouse_allowed() const override { return client_mouse; }
+  uint16_t keyboard_leds() const override { return leds; }
+  void server_state_changed() {
+    for (auto& [ptr, ch] : channels) ch->on_server_state();
+  }
+
   void retire(ChannelClient* c, const std::string& reason) override {
     log::info("{}: channel {} closed: {}", c->name(), int(c->channel_type()), reason);
     closed_sent += c->peer().bytes_sent();
@@ -178,6 +189,11 @@ struct Server::Impl final : ServerContext {
       if (it == channels.end()) return;
       auto owned = std::move(it->second);
       channels.erase(it);
+      if (auto ev = channel_events.find(c); ev != channel_events.end()) {
+        ev->second.kind = ChannelEvent::disconnected;
+        opts.on_channel_event(ev->second);
+        channel_events.erase(ev);
+      }
       auto s = sessions.find(owned->session_id());
       if (s != sessions.end() && s->second.main == owned.get()) {
         // The session ends with its main channel: close its other channels too.
@@ -256,6 +272,25 @@ struct Server::Impl final : ServerContext {
               int(mess.channel_type), session_id, desktop);
     ChannelClient* raw = ch.get();
     channels.emplace(raw, std::move(ch));
+    if (opts.on_channel_event) {
+      ChannelEvent ev;
+      ev.channel_key = reinterpret_cast<uintptr_t>(raw);
+      ev.connection_id = session_id;
+      ev.channel_type = mess.channel_type;
+      ev.channel_id = mess.channel_id;
+      ev.local_len = sizeof ev.local;
+      ev.peer_len = sizeof ev.peer;
+      if (::getsockname(raw->peer().fd(), reinterpret_cast<sockaddr*>(&ev.local), &ev.local_len) != 0) {
+        ev.local_len = 0;
+      }
+      if (::getpeername(raw->peer().fd(), reinterpret_cast<sockaddr*>(&ev.peer), &ev.peer_len) != 0) {
+        ev.peer_len = 0;
+      }
+      opts.on_channel_event(ev);
+      ev.kind = ChannelEvent::initialized;
+      opts.on_channel_event(ev);
+      channel_events[raw] = ev;
+    }
     raw->begin();
     return SPICE_LINK_ERR_OK;
   }
@@ -488,6 +523,24 @@ void Server::stop() {
 void Server::set_ticket(const TicketPolicy& ticket) {
   Impl* p = impl_.get();
   p->loop_->post([p, ticket] { p->opts.ticket = ticket; });
+}
+
+void Server::set_client_mouse(bool allowed) {
+  Impl* p = impl_.get();
+  p->loop_->post([p, allowed] {
+    if (p->client_mouse == allowed) return;
+    p->client_mouse = allowed;
+    p->server_state_changed();
+  });
+}
+
+void Server::set_keyboard_leds(uint16_t leds) {
+  Impl* p = impl_.get();
+  p->loop_->post([p, leds] {
+    if (p->leds == leds) return;
+    p->leds = leds;
+    p->server_state_changed();
+  });
 }
 
 ServerStats Server::stats() const {

@@ -1,0 +1,319 @@
+// spice_server_add_interface / remove_interface and the per-interface calls: keyboard,
+// mouse, tablet (through the InputBridge), QXL (one QxlWorker each), character devices,
+// audio playback/record, migration. Version checks follow the reference: the major version
+// must match and the minor may not be newer than the header's.
+#include <spice/enums.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+#include "abi.hpp"
+#include "qxl_worker.hpp"
+#include "reds.hpp"
+#include "spiceflow/core/log.hpp"
+
+using namespace spiceflow;
+
+namespace {
+
+bool version_ok(const SpiceBaseInterface* sif, uint32_t major, uint32_t minor) {
+  return sif->major_version == major && sif->minor_version <= minor;
+}
+
+int refuse(RedsState* s, std::string_view type, const char* why) {
+  log::warn("spiceflow compat: {} interface refused: {}", type, why);
+  return -1;
+}
+
+int add_qxl(RedsState* s, SpiceBaseInstance* sin) {
+  auto* qin = reinterpret_cast<QXLInstance*>(sin);
+  // Only the first QXL device ever registered is shown (desktop 0).
+  const bool first = s->workers.empty();
+  engine::Desktop* desktop = first && s->engine ? &s->engine->desktop(0) : nullptr;
+  auto worker = std::make_unique<compat::QxlWorker>(*s, qin, first ? s->source : nullptr, desktop);
+  if (auto st = worker->attach(); !st) {
+    log::error("spiceflow compat: {}", st.error().message);
+    return -1;
+  }
+  if (s->vm_running) worker->start();
+  s->workers.push_back(std::move(worker));
+  return 0;
+}
+
+}  // namespace
+
+SPICEFLOW_EXPORT int spice_server_add_interface(SpiceServer* s, SpiceBaseInstance* sin) {
+  if (!s || !sin || !sin->sif || !sin->sif->type) return -1;
+  const SpiceBaseInterface* sif = sin->sif;
+  const std::string_view type = sif->type;
+  if (!s->initialised && type != SPICE_INTERFACE_MIGRATION) {
+    return refuse(s, type, "spice_server_init has not been called");
+  }
+  if (type == SPICE_INTERFACE_KEYBOARD) {
+    if (!version_ok(sif, SPICE_INTERFACE_KEYBOARD_MAJOR, SPICE_INTERFACE_KEYBOARD_MINOR)) {
+      return refuse(s, type, "unsupported version");
+    }
+    if (s->input->keyboard()) return refuse(s, type, "a keyboard is already registered");
+    auto* kbd = reinterpret_cast<SpiceKbdInstance*>(sin);
+    kbd->st = &s->kbd_state;
+    s->input->set_keyboard(kbd);
+    return 0;
+  }
+  if (type == SPICE_INTERFACE_MOUSE) {
+    if (!version_ok(sif, SPICE_INTERFACE_MOUSE_MAJOR, SPICE_INTERFACE_MOUSE_MINOR)) {
+      return refuse(s, type, "unsupported version");
+    }
+    if (s->input->mouse()) return refuse(s, type, "a mouse is already registered");
+    auto* mouse = reinterpret_cast<SpiceMouseInstance*>(sin);
+    mouse->st = &s->mouse_state;
+    s->input->set_mouse(mouse);
+    return 0;
+  }
+  if (type == SPICE_INTERFACE_TABLET) {
+    if (!version_ok(sif, SPICE_INTERFACE_TABLET_MAJOR, SPICE_INTERFACE_TABLET_MINOR)) {
+      return refuse(s, type, "unsupported version");
+    }
+    if (s->input->tablet()) return refuse(s, type, "a tablet is already registered");
+    auto* tablet = reinterpret_cast<SpiceTabletInstance*>(sin);
+    tablet->st = &s->tablet_state;
+    s->input->set_tablet(tablet);
+    if (s->server) s->server->set_client_mouse(true);
+    log::info("spiceflow compat: tablet registered: client mouse mode available");
+    return 0;
+  }
+  if (type == SPICE_INTERFACE_QXL) {
+    if (!version_ok(sif, SPICE_INTERFACE_QXL_MAJOR, SPICE_INTERFACE_QXL_MINOR)) {
+      return refuse(s, type, "unsupported version");
+    }
+    return add_qxl(s, sin);
+  }
+  if (type == SPICE_INTERFACE_CHAR_DEVICE) {
+    if (!version_ok(sif, SPICE_INTERFACE_CHAR_DEVICE_MAJOR, SPICE_INTERFACE_CHAR_DEVICE_MINOR)) {
+      return refuse(s, type, "unsupported version");
+    }
+    auto* dev = reinterpret_cast<SpiceCharDeviceInstance*>(sin);
+    auto st = std::make_unique<SpiceCharDeviceState>();
+    st->reds = s;
+    st->instance = dev;
+    st->subtype = dev->subtype ? dev->subtype : "";
+    // Registered but not opened: we never call state(1), so the host treats the port as
+    // closed (guest writes are discarded by QEMU) until agent pass-through exists.
+    s->once.warn("char device " + st->subtype,
+                 "registered; data pass-through is not implemented yet (port stays closed)");
+    dev->st = st.get();
+    s->char_devices.push_back(std::move(st));
+    return 0;
+  }
+  if (type == SPICE_INTERFACE_PLAYBACK) {
+    if (!version_ok(sif, SPICE_INTERFACE_PLAYBACK_MAJOR, SPICE_INTERFACE_PLAYBACK_MINOR)) {
+      return refuse(s, type, "unsupported version");
+    }
+    auto* pb = reinterpret_cast<SpicePlaybackInstance*>(sin);
+    auto st = std::make_unique<SpicePlaybackState>();
+    st->reds = s;
+    pb->st = st.get();
+    s->playbacks.push_back(std::move(st));
+    s->once.warn("playback", "registered; the playback channel is not implemented yet "
+                             "(samples are discarded)");
+    return 0;
+  }
+  if (type == SPICE_INTERFACE_RECORD) {
+    if (!version_ok(sif, SPICE_INTERFACE_RECORD_MAJOR, SPICE_INTERFACE_RECORD_MINOR)) {
+      return refuse(s, type, "unsupported version");
+    }
+    auto* rec = reinterpret_cast<SpiceRecordInstance*>(sin);
+    auto st = std::make_unique<SpiceRecordState>();
+    st->reds = s;
+    rec->st = st.get();
+    s->records.push_back(std::move(st));
+    s->once.warn("record", "registered; the record channel is not implemented yet (silence)");
+    return 0;
+  }
+  if (type == SPICE_INTERFACE_MIGRATION) {
+    if (!version_ok(sif, SPICE_INTERFACE_MIGRATION_MAJOR, SPICE_INTERFACE_MIGRATION_MINOR)) {
+      return refuse(s, type, "unsupported version");
+    }
+    if (s->migration) return refuse(s, type, "already registered");
+    s->migration = reinterpret_cast<SpiceMigrateInstance*>(sin);
+    s->migration->st = &s->migrate_state;
+    return 0;
+  }
+  return refuse(s, type, "unknown interface type");
+}
+
+SPICEFLOW_EXPORT int spice_server_remove_interface(SpiceBaseInstance* sin) {
+  if (!sin || !sin->sif || !sin->sif->type) return -1;
+  const std::string_view type = sin->sif->type;
+  if (type == SPICE_INTERFACE_KEYBOARD) {
+    auto* kbd = reinterpret_cast<SpiceKbdInstance*>(sin);
+    if (!kbd->st) return -1;
+    RedsState* s = kbd->st->reds;
+    if (s->input && s->input->keyboard() == kbd) s->input->set_keyboard(nullptr);
+    kbd->st = nullptr;
+    return 0;
+  }
+  if (type == SPICE_INTERFACE_MOUSE) {
+    auto* mouse = reinterpret_cast<SpiceMouseInstance*>(sin);
+    if (!mouse->st) return -1;
+    RedsState* s = mouse->st->reds;
+    if (s->input && s->input->mouse() == mouse) s->input->set_mouse(nullptr);
+    mouse->st = nullptr;
+    return 0;
+  }
+  if (type == SPICE_INTERFACE_TABLET) {
+    auto* tablet = reinterpret_cast<SpiceTabletInstance*>(sin);
+    if (!tablet->st) return -1;
+    RedsState* s = tablet->st->reds;
+    if (s->input && s->input->tablet() == tablet) s->input->set_tablet(nullptr);
+    if (s->server) s->server->set_client_mouse(false);
+    tablet->st = nullptr;
+    log::info("spiceflow compat: tablet removed: server mouse mode");
+    return 0;
+  }
+  if (type == SPICE_INTERFACE_QXL) {
+    auto* qin = reinterpret_cast<QXLInstance*>(sin);
+    if (!qin->st) return -1;
+    RedsState* s = qin->st->reds;
+    auto it = std::find_if(s->workers.begin(), s->workers.end(),
+                           [qin](const auto& w) { return w && w->instance() == qin; });
+    if (it == s->workers.end()) return -1;
+    // Keep the slot (null) so a later device does not take over desktop 0 mid-session.
+    it->reset();
+    return 0;
+  }
+  if (type == SPICE_INTERFACE_CHAR_DEVICE) {
+    auto* dev = reinterpret_cast<SpiceCharDeviceInstance*>(sin);
+    if (!dev->st) return -1;
+    RedsState* s = dev->st->reds;
+    std::erase_if(s->char_devices, [dev](const auto& st) { return st->instance == dev; });
+    dev->st = nullptr;
+    return 0;
+  }
+  if (type == SPICE_INTERFACE_PLAYBACK) {
+    auto* pb = reinterpret_cast<SpicePlaybackInstance*>(sin);
+    if (!pb->st) return -1;
+    RedsState* s = pb->st->reds;
+    SpicePlaybackState* st = pb->st;
+    pb->st = nullptr;
+    std::erase_if(s->playbacks, [st](const auto& p) { return p.get() == st; });
+    return 0;
+  }
+  if (type == SPICE_INTERFACE_RECORD) {
+    auto* rec = reinterpret_cast<SpiceRecordInstance*>(sin);
+    if (!rec->st) return -1;
+    RedsState* s = rec->st->reds;
+    SpiceRecordState* st = rec->st;
+    rec->st = nullptr;
+    std::erase_if(s->records, [st](const auto& r) { return r.get() == st; });
+    return 0;
+  }
+  if (type == SPICE_INTERFACE_MIGRATION) {
+    auto* mig = reinterpret_cast<SpiceMigrateInstance*>(sin);
+    if (!mig->st) return -1;
+    mig->st->reds->migration = nullptr;
+    mig->st = nullptr;
+    return 0;
+  }
+  return -1;
+}
+
+// ---- keyboard
+
+SPICEFLOW_EXPORT int spice_server_kbd_leds(SpiceKbdInstance* sin, int leds) {
+  // QEMU passes SPICE_KEYBOARD_MODIFIER_FLAGS_*; clients get INPUTS_KEY_MODIFIERS.
+  log::debug("spiceflow compat: keyboard LEDs {:#x}", leds);
+  if (sin && sin->st && sin->st->reds->server) {
+    sin->st->reds->server->set_keyboard_leds(uint16_t(leds));
+  }
+  return 0;
+}
+
+// ---- character devices
+
+SPICEFLOW_EXPORT void spice_server_char_device_wakeup(SpiceCharDeviceInstance* sin) {
+  if (!sin || !sin->st) return;
+  // The port was never opened (state(1) not called), so the host has nothing queued for us.
+}
+
+SPICEFLOW_EXPORT void spice_server_port_event(SpiceCharDeviceInstance* sin, uint8_t event) {
+  if (!sin || !sin->st) return;
+  sin->st->reds->once.warn("spice_server_port_event", "port channels are not implemented yet");
+}
+
+SPICEFLOW_EXPORT const char** spice_server_char_device_recognized_subtypes(void) {
+  // The reference's list (a static table there too); QEMU validates -chardev spicevmc names
+  // against it.
+  static const char* subtypes[] = {"vdagent", "smartcard", "usbredir", "port", nullptr};
+  return subtypes;
+}
+
+// ---- audio: the interfaces register and behave like a server with no audio client
+// connected (playback samples are taken and dropped, record returns no samples).
+
+SPICEFLOW_EXPORT void spice_server_playback_start(SpicePlaybackInstance* sin) {
+  if (sin && sin->st) sin->st->started = true;
+}
+
+SPICEFLOW_EXPORT void spice_server_playback_stop(SpicePlaybackInstance* sin) {
+  if (sin && sin->st) sin->st->started = false;
+}
+
+SPICEFLOW_EXPORT void spice_server_playback_get_buffer(SpicePlaybackInstance* sin,
+                                                       uint32_t** samples,
+                                                       uint32_t* num_samples) {
+  if (!sin || !sin->st) {
+    *samples = nullptr;
+    *num_samples = 0;
+    return;
+  }
+  *samples = sin->st->frame.data();
+  *num_samples = uint32_t(sin->st->frame.size());
+}
+
+SPICEFLOW_EXPORT void spice_server_playback_put_samples(SpicePlaybackInstance* sin,
+                                                        uint32_t* samples) {}
+
+SPICEFLOW_EXPORT void spice_server_playback_set_volume(SpicePlaybackInstance* sin,
+                                                       uint8_t nchannels, uint16_t* volume) {}
+
+SPICEFLOW_EXPORT void spice_server_playback_set_mute(SpicePlaybackInstance* sin, uint8_t mute) {
+  if (sin && sin->st) sin->st->muted = mute != 0;
+}
+
+SPICEFLOW_EXPORT uint32_t spice_server_get_best_playback_rate(SpicePlaybackInstance* sin) {
+  return 48000;  // the reference's choice when Opus is available (Debian's build has it)
+}
+
+SPICEFLOW_EXPORT void spice_server_set_playback_rate(SpicePlaybackInstance* sin,
+                                                     uint32_t frequency) {
+  if (sin && sin->st) sin->st->rate = frequency;
+}
+
+SPICEFLOW_EXPORT void spice_server_record_start(SpiceRecordInstance* sin) {
+  if (sin && sin->st) sin->st->started = true;
+}
+
+SPICEFLOW_EXPORT void spice_server_record_stop(SpiceRecordInstance* sin) {
+  if (sin && sin->st) sin->st->started = false;
+}
+
+SPICEFLOW_EXPORT uint32_t spice_server_record_get_samples(SpiceRecordInstance* sin,
+                                                          uint32_t* samples, uint32_t bufsize) {
+  return 0;
+}
+
+SPICEFLOW_EXPORT void spice_server_record_set_volume(SpiceRecordInstance* sin, uint8_t nchannels,
+                                                     uint16_t* volume) {}
+
+SPICEFLOW_EXPORT void spice_server_record_set_mute(SpiceRecordInstance* sin, uint8_t mute) {
+  if (sin && sin->st) sin->st->muted = mute != 0;
+}
+
+SPICEFLOW_EXPORT uint32_t spice_server_get_best_record_rate(SpiceRecordInstance* sin) {
+  return 48000;
+}
+
+SPICEFLOW_EXPORT void spice_server_set_record_rate(SpiceRecordInstance* sin, uint32_t frequency) {
+  if (sin && sin->st) sin->st->rate = frequency;
+}

@@ -1,0 +1,458 @@
+// spice_server_*: life cycle and configuration of a SpiceServer (struct RedsState).
+// Configuration is stored in the RedsState and applied at spice_server_init, which builds
+// the engine (one Desktop fed by a QxlSource), the net::Server and its event-loop thread.
+// Calls spiceflow does not support log once and return the documented failure value.
+#include <spice/enums.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+
+#include "abi.hpp"
+#include "qxl_source.hpp"
+#include "qxl_worker.hpp"
+#include "reds.hpp"
+#include "spiceflow/core/log.hpp"
+#include "spiceflow/engine/desktop.hpp"
+
+using namespace spiceflow;
+using compat::InputBridge;
+using compat::QxlSource;
+
+namespace {
+
+// The reference refuses every client while ticketing is on and no password is set; a random
+// password nobody knows gives the same result with net's ticket check.
+std::string unguessable_password() {
+  std::random_device rd;
+  std::string out;
+  const char* hex = "0123456789abcdef";
+  for (int i = 0; i < 32; ++i) out.push_back(hex[rd() % 16]);
+  return out;
+}
+
+bool valid_channel_name(const char* name) {
+  static const char* const kNames[] = {"main",     "display",  "inputs",  "cursor",
+                                       "playback", "record",   "smartcard", "usbredir",
+                                       "port",     "webdav"};
+  for (const char* n : kNames) {
+    if (std::strcmp(n, name) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+SPICEFLOW_EXPORT spice_compat_version_t spice_get_current_compat_version(void) {
+  return SPICE_COMPAT_VERSION_CURRENT;
+}
+
+SPICEFLOW_EXPORT SpiceServer* spice_server_new(void) {
+  return new RedsState();
+}
+
+SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core) {
+  if (!s || !core) return -1;
+  if (s->initialised) {
+    s->once.warn("spice_server_init", "called twice; ignored");
+    return -1;
+  }
+  if (const char* level = std::getenv("SPICEFLOW_LOG"); level && *level) {
+    (void)log::set_level(level);
+  }
+  s->core = core;
+  auto input = InputBridge::create(core);
+  if (!input) {
+    log::error("spiceflow compat: {}", input.error().message);
+    return -1;
+  }
+  s->input = std::move(*input);
+
+  if (s->port <= 0) {
+    log::error("spiceflow compat: no plain-text port set (TLS-only servers are not supported)");
+    return -1;
+  }
+  s->opts.port = uint16_t(s->port);
+  if (s->addr.empty()) {
+    s->opts.addr = (s->addr_flags & SPICE_ADDR_FLAG_IPV6_ONLY) ? "::" : "0.0.0.0";
+  } else {
+    s->opts.addr = s->addr;
+  }
+  if (s->addr_flags & SPICE_ADDR_FLAG_UNIX_ONLY) {
+    log::error("spiceflow compat: unix socket listening is not supported");
+    return -1;
+  }
+  s->opts.ticket.disabled = !s->ticketing;
+  if (s->ticketing && !s->password_set) {
+    s->opts.ticket.password = unguessable_password();
+    s->opts.ticket.expires.reset();
+  }
+  switch (s->image_compression) {
+    case SPICE_IMAGE_COMPRESSION_OFF:
+      s->opts.compression = net::ImageCompression::off;
+      break;
+    case SPICE_IMAGE_COMPRESSION_LZ4:
+      s->opts.compression = net::ImageCompression::lz4;
+      break;
+    case SPICE_IMAGE_COMPRESSION_QUIC:
+      s->opts.compression = net::ImageCompression::quic;
+      break;
+    case SPICE_IMAGE_COMPRESSION_LZ:
+      s->opts.compression = net::ImageCompression::lz;
+      break;
+    default:  // auto_glz, auto_lz, glz: GLZ is not implemented; auto is the closest
+      s->opts.compression = net::ImageCompression::automatic;
+      break;
+  }
+
+  // Client mouse mode needs an absolute pointing device (a tablet); QEMU adds one later,
+  // if at all, and add_interface then offers client mode (Server::set_client_mouse).
+  s->opts.client_mouse = s->input->has_tablet();
+  if (s->uuid_set) s->opts.uuid = s->uuid;
+  // Channel life-cycle events go to the host's channel_event on its main loop.
+  s->opts.on_channel_event = [s](const net::ChannelEvent& e) {
+    if (!s->input) return;
+    SpiceChannelEventInfo info{};
+    info.connection_id = int(e.connection_id);
+    info.type = e.channel_type;
+    info.id = e.channel_id;
+    info.flags = SPICE_CHANNEL_EVENT_FLAG_ADDR_EXT;
+    info.laddr_ext = e.local;
+    info.paddr_ext = e.peer;
+    info.llen_ext = e.local_len;
+    info.plen_ext = e.peer_len;
+    // The deprecated fields hold what fits (IPv4), as the reference fills them.
+    if (e.local_len <= sizeof info.laddr) {
+      std::memcpy(&info.laddr, &e.local, e.local_len);
+      info.llen = e.local_len;
+    }
+    if (e.peer_len <= sizeof info.paddr) {
+      std::memcpy(&info.paddr, &e.peer, e.peer_len);
+      info.plen = e.peer_len;
+    }
+    s->input->post_channel_event(e.channel_key, int(e.kind), info);
+  };
+
+  engine::DesktopOptions dopts;
+  dopts.synthetic = "qxl";
+  dopts.source.fps = 30;
+  auto source = std::make_unique<QxlSource>([s](const InputEvent& ev) {
+    if (s->input) s->input->post(ev);
+  });
+  s->source = source.get();
+  auto desktop = engine::Desktop::create(0, dopts, std::move(source));
+  if (!desktop) {
+    log::error("spiceflow compat: {}", desktop.error().message);
+    s->source = nullptr;
+    return -1;
+  }
+  s->engine = std::make_unique<engine::Engine>();
+  s->engine->add(std::move(*desktop));
+  auto server = net::Server::create(s->opts, *s->engine);
+  if (!server) {
+    log::error("spiceflow compat: {}", server.error().message);
+    s->engine.reset();
+    s->source = nullptr;
+    return -1;
+  }
+  s->server = std::move(*server);
+  s->engine->start();
+  net::Server* srv = s->server.get();
+  s->server_thread = std::thread([srv] {
+    if (auto st = srv->run(); !st) log::error("spiceflow compat: server: {}", st.error().message);
+  });
+  s->initialised = true;
+  log::info("spiceflow compat: serving SPICE on {}:{} ({} auth)", s->opts.addr, s->opts.port,
+            s->ticketing ? "ticket" : "no");
+  return 0;
+}
+
+SPICEFLOW_EXPORT void spice_server_destroy(SpiceServer* s) {
+  if (!s) return;
+  if (s->server) {
+    s->server->stop();
+    if (s->server_thread.joinable()) s->server_thread.join();
+  }
+  // Workers first: one may be waiting for the pipeline, which needs the engine running.
+  s->workers.clear();
+  if (s->engine) s->engine->stop();
+  s->server.reset();
+  s->engine.reset();
+  s->source = nullptr;
+  s->input.reset();
+  delete s;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_compat_version(SpiceServer* s,
+                                                     spice_compat_version_t version) {
+  if (version < SPICE_COMPAT_VERSION_0_6) {
+    // The reference also refuses 0.4 compatibility.
+    return -1;
+  }
+  return version > SPICE_COMPAT_VERSION_CURRENT ? -1 : 0;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_port(SpiceServer* s, int port) {
+  if (port < 0 || port > 0xffff) return -1;
+  if (s->initialised) s->once.warn("spice_server_set_port", "ignored after spice_server_init");
+  s->port = port;
+  return 0;
+}
+
+SPICEFLOW_EXPORT void spice_server_set_addr(SpiceServer* s, const char* addr, int flags) {
+  s->addr = addr ? addr : "";
+  s->addr_flags = flags;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_listen_socket_fd(SpiceServer* s, int listen_fd) {
+  s->once.warn("spice_server_set_listen_socket_fd", "not supported (spiceflow binds its own port)");
+  return -1;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_exit_on_disconnect(SpiceServer* s, int flag) {
+  s->exit_on_disconnect = flag != 0;
+  if (flag) s->once.warn("spice_server_set_exit_on_disconnect", "not supported yet; ignored");
+  return 0;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_noauth(SpiceServer* s) {
+  if (s->initialised) {
+    s->once.warn("spice_server_set_noauth", "cannot change authentication after init");
+    return -1;
+  }
+  s->ticketing = false;
+  s->password_set = false;
+  s->opts.ticket = net::TicketPolicy{};
+  s->opts.ticket.disabled = true;
+  return 0;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_sasl(SpiceServer* s, int enabled) {
+  if (!enabled) return 0;
+  s->once.warn("spice_server_set_sasl", "SASL authentication is not supported");
+  return -1;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_sasl_appname(SpiceServer* s, const char* appname) {
+  return 0;  // only used with SASL, which set_sasl refuses
+}
+
+SPICEFLOW_EXPORT int spice_server_set_ticket(SpiceServer* s, const char* passwd, int lifetime,
+                                             int fail_if_connected, int disconnect_if_connected) {
+  if (passwd && std::strlen(passwd) > 60) return -1;  // SPICE_MAX_PASSWORD_LENGTH
+  s->ticketing = true;
+  s->opts.ticket.disabled = false;
+  if (passwd) {
+    s->opts.ticket.password = passwd;
+    s->password_set = true;
+    if (lifetime > 0) {
+      s->opts.ticket.expires = std::chrono::system_clock::now() + std::chrono::seconds(lifetime);
+    } else {
+      s->opts.ticket.expires.reset();
+    }
+  } else {
+    // As the reference: nobody may connect until a password is set.
+    s->password_set = false;
+    s->opts.ticket.password = unguessable_password();
+    s->opts.ticket.expires.reset();
+  }
+  if (s->initialised && s->server) {
+    s->server->set_ticket(s->opts.ticket);  // for links from now on
+    if (fail_if_connected || disconnect_if_connected) {
+      s->once.warn("spice_server_set_ticket",
+                   "fail_if_connected/disconnect_if_connected are not supported; "
+                   "connected clients are kept");
+    }
+  }
+  return 0;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_tls(SpiceServer* s, int port, const char* ca_cert_file,
+                                          const char* certs_file, const char* private_key_file,
+                                          const char* key_passwd, const char* dh_key_file,
+                                          const char* ciphersuite) {
+  if (port == 0) return 0;
+  s->once.warn("spice_server_set_tls", "TLS is not supported yet; the TLS port is not opened");
+  return -1;
+}
+
+SPICEFLOW_EXPORT int spice_server_add_client(SpiceServer* s, int socket, int skip_auth) {
+  s->once.warn("spice_server_add_client", "adding an accepted socket is not supported");
+  return -1;
+}
+
+SPICEFLOW_EXPORT int spice_server_add_ssl_client(SpiceServer* s, int socket, int skip_auth) {
+  s->once.warn("spice_server_add_ssl_client", "TLS is not supported");
+  return -1;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_image_compression(SpiceServer* s,
+                                                        SpiceImageCompression comp) {
+  if (comp <= SPICE_IMAGE_COMPRESSION_INVALID || comp > SPICE_IMAGE_COMPRESSION_LZ4) return -1;
+  if (comp == SPICE_IMAGE_COMPRESSION_GLZ || comp == SPICE_IMAGE_COMPRESSION_AUTO_GLZ) {
+    s->once.warn("image compression", "GLZ is not implemented yet; using auto (LZ4/LZ)");
+  }
+  s->image_compression = comp;
+  return 0;
+}
+
+SPICEFLOW_EXPORT SpiceImageCompression spice_server_get_image_compression(SpiceServer* s) {
+  return s->image_compression;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_jpeg_compression(SpiceServer* s,
+                                                       spice_wan_compression_t comp) {
+  if (comp == SPICE_WAN_COMPRESSION_INVALID || comp > SPICE_WAN_COMPRESSION_NEVER) return -1;
+  s->jpeg = comp;
+  return 0;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_zlib_glz_compression(SpiceServer* s,
+                                                           spice_wan_compression_t comp) {
+  if (comp == SPICE_WAN_COMPRESSION_INVALID || comp > SPICE_WAN_COMPRESSION_NEVER) return -1;
+  s->zlib_glz = comp;
+  return 0;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_channel_security(SpiceServer* s, const char* channel,
+                                                       int security) {
+  if (channel && !valid_channel_name(channel)) return -1;
+  if (!(security & SPICE_CHANNEL_SECURITY_NONE)) {
+    s->once.warn("spice_server_set_channel_security",
+                 "TLS-only channels are not supported; channels stay plain-text");
+  }
+  return 0;
+}
+
+SPICEFLOW_EXPORT int spice_server_add_renderer(SpiceServer* s, const char* name) {
+  // The reference knows only the software renderer "sw".
+  return name && std::strcmp(name, "sw") == 0 ? 0 : -1;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_streaming_video(SpiceServer* s, int value) {
+  if (value != SPICE_STREAM_VIDEO_OFF && value != SPICE_STREAM_VIDEO_ALL &&
+      value != SPICE_STREAM_VIDEO_FILTER) {
+    return -1;
+  }
+  if (value != SPICE_STREAM_VIDEO_OFF) {
+    s->once.warn("streaming video", "video streams are not implemented yet; sending images");
+  }
+  s->streaming_video = value;
+  return 0;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_video_codecs(SpiceServer* s, const char* video_codecs) {
+  if (!video_codecs) return -1;
+  s->video_codecs = video_codecs;
+  return 0;
+}
+
+SPICEFLOW_EXPORT const char* spice_server_get_video_codecs(SpiceServer* s) {
+  return strdup(s->video_codecs.c_str());
+}
+
+SPICEFLOW_EXPORT void spice_server_free_video_codecs(SpiceServer* s, const char* video_codecs) {
+  std::free(const_cast<char*>(video_codecs));
+}
+
+SPICEFLOW_EXPORT int spice_server_set_playback_compression(SpiceServer* s, int enable) {
+  s->playback_compression = enable != 0;
+  return 0;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_agent_mouse(SpiceServer* s, int enable) {
+  s->agent_mouse = enable != 0;
+  return 0;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_agent_copypaste(SpiceServer* s, int enable) {
+  s->agent_copypaste = enable != 0;
+  return 0;
+}
+
+SPICEFLOW_EXPORT int spice_server_set_agent_file_xfer(SpiceServer* s, int enable) {
+  s->agent_file_xfer = enable != 0;
+  return 0;
+}
+
+SPICEFLOW_EXPORT int spice_server_get_sock_info(SpiceServer* s, struct sockaddr* sa,
+                                                socklen_t* salen) {
+  return -1;  // deprecated in the reference, which also fails without a main channel client
+}
+
+SPICEFLOW_EXPORT int spice_server_get_peer_info(SpiceServer* s, struct sockaddr* sa,
+                                                socklen_t* salen) {
+  return -1;
+}
+
+SPICEFLOW_EXPORT int spice_server_is_server_mouse(SpiceServer* s) {
+  return !(s->input && s->input->has_tablet());
+}
+
+SPICEFLOW_EXPORT void spice_server_set_name(SpiceServer* s, const char* name) {
+  if (!name) return;
+  if (s->initialised) s->once.warn("spice_server_set_name", "ignored after spice_server_init");
+  s->opts.name = name;
+}
+
+SPICEFLOW_EXPORT void spice_server_set_uuid(SpiceServer* s, const uint8_t uuid[16]) {
+  if (s->initialised) s->once.warn("spice_server_set_uuid", "ignored after spice_server_init");
+  std::memcpy(s->uuid.data(), uuid, 16);
+  s->uuid_set = true;
+}
+
+SPICEFLOW_EXPORT void spice_server_vm_start(SpiceServer* s) {
+  s->vm_running = true;
+  for (auto& w : s->workers) w->start();
+}
+
+SPICEFLOW_EXPORT void spice_server_vm_stop(SpiceServer* s) {
+  s->vm_running = false;
+  for (auto& w : s->workers) w->stop();
+}
+
+SPICEFLOW_EXPORT int spice_server_get_num_clients(SpiceServer* s) {
+  s->once.warn("spice_server_get_num_clients", "not tracked yet; reporting 0");
+  return 0;
+}
+
+// ---- migration: not supported. The calls succeed the way the reference does when no
+// client is connected (nothing to move), so the VM's own migration proceeds; connected
+// clients are not carried over.
+
+SPICEFLOW_EXPORT int spice_server_migrate_info(SpiceServer* s, const char* dest, int port,
+                                               int secure_port, const char* cert_subject) {
+  s->once.warn("spice_server_migrate_info", "SPICE client migration is not supported");
+  return -1;
+}
+
+SPICEFLOW_EXPORT int spice_server_migrate_switch(SpiceServer* s) {
+  s->once.warn("spice_server_migrate_switch", "SPICE client migration is not supported");
+  return -1;
+}
+
+SPICEFLOW_EXPORT int spice_server_migrate_connect(SpiceServer* s, const char* dest, int port,
+                                                  int secure_port, const char* cert_subject) {
+  s->once.warn("spice_server_migrate_connect",
+               "SPICE client migration is not supported; clients will not follow the VM");
+  if (s->migration) {
+    auto* sif = reinterpret_cast<const SpiceMigrateInterface*>(s->migration->base.sif);
+    if (sif->migrate_connect_complete) sif->migrate_connect_complete(s->migration);
+  }
+  return 0;
+}
+
+SPICEFLOW_EXPORT int spice_server_migrate_start(SpiceServer* s) { return 0; }
+
+SPICEFLOW_EXPORT int spice_server_migrate_end(SpiceServer* s, int completed) {
+  if (s->migration) {
+    auto* sif = reinterpret_cast<const SpiceMigrateInterface*>(s->migration->base.sif);
+    if (sif->migrate_end_complete) sif->migrate_end_complete(s->migration);
+  }
+  return 0;
+}
+
+SPICEFLOW_EXPORT void spice_server_set_seamless_migration(SpiceServer* s, int enable) {
+  s->seamless_migration = enable != 0;
+}
