@@ -1,9 +1,11 @@
 #include "cpu_raster.hpp"
 
 #include <pixman.h>
+#include <spice/enums.h>
 
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -77,7 +79,33 @@ class CpuRaster final : public RasterBackend {
     const Rect surface_rect = Rect::from_size(s.pixels.size());
     if (!edges_fit(cmd.clip)) return make_error("clip " + describe(cmd.clip) + " overflows");
     const Rect bounds = cmd.clip.empty() ? surface_rect : intersect(cmd.clip, surface_rect);
-    return std::visit([&](const auto& op) { return draw(s, bounds, op); }, cmd.op);
+
+    // Ops of the general IR that reduce to a fast path are drawn as that fast path.
+    auto simplified = simplify(cmd);
+    if (!simplified) return simplified.error();
+    const DrawOp& op = simplified->has_value() ? **simplified : cmd.op;
+
+    if (cmd.clip_rects.empty()) {
+      return std::visit([&](const auto& o) { return draw(s, bounds, o); }, op);
+    }
+    // A clip-rect list: draw once per rectangle. Every op is first made independent of the
+    // order of the rectangles (copy-bits reads a snapshot), so overlapping lists are safe.
+    DrawOp per_rect = op;
+    if (const auto* cb = std::get_if<CopyBitsOp>(&op)) {
+      auto blit = snapshot_blit(s, cb->dst, Rect{cb->src.x, cb->src.y, cb->dst.width, cb->dst.height});
+      if (!blit) return blit.error();
+      per_rect = *blit;
+    }
+    Rect damaged;
+    for (const Rect& cr : cmd.clip_rects) {
+      if (!edges_fit(cr)) return make_error("clip rect " + describe(cr) + " overflows");
+      const Rect b = intersect(cr, bounds);
+      if (b.empty()) continue;
+      auto r = std::visit([&](const auto& o) { return draw(s, b, o); }, per_rect);
+      if (!r) return r;
+      damaged = bounding_union(damaged, *r);
+    }
+    return damaged;
   }
 
   ImageView view(uint32_t id) const override {
@@ -86,6 +114,56 @@ class CpuRaster final : public RasterBackend {
   }
 
  private:
+  // The general ops this backend draws through a fast path: a PUT copy without mask or
+  // scaling (from an image or from another surface, which is read as a snapshot first), a
+  // solid PUT fill without mask, and blackness/whiteness without mask. nullopt: draw `cmd.op`
+  // as it is.
+  Result<std::optional<DrawOp>> simplify(const DrawCommand& cmd) const {
+    if (const auto* c = std::get_if<CopyOp>(&cmd.op)) {
+      const bool put = (c->rop_descriptor & SPICE_ROPD_MASK) == SPICE_ROPD_OP_PUT;
+      if (c->blend || !put || !c->mask.empty() || c->src_area.size() != c->box.size()) {
+        return std::optional<DrawOp>{};
+      }
+      if (c->src.surface_id) {
+        auto src = surfaces_.find(*c->src.surface_id);
+        if (src == surfaces_.end()) {
+          return make_error("copy from missing surface " + std::to_string(*c->src.surface_id));
+        }
+        auto blit = snapshot_blit(src->second, c->box, c->src_area);
+        if (!blit) return blit.error();
+        return std::optional<DrawOp>{DrawOp{*blit}};
+      }
+      if (!c->src.image) return make_error("copy without a source");
+      return std::optional<DrawOp>{DrawOp{BlitOp{c->box, c->src.image, {c->src_area.x, c->src_area.y}}}};
+    }
+    if (const auto* f = std::get_if<BrushFillOp>(&cmd.op)) {
+      if (f->brush.kind == Brush::Kind::solid && f->mask.empty() &&
+          (f->rop_descriptor & SPICE_ROPD_MASK) == SPICE_ROPD_OP_PUT) {
+        return std::optional<DrawOp>{DrawOp{FillOp{f->box, f->brush.color}}};
+      }
+      return std::optional<DrawOp>{};
+    }
+    if (const auto* r = std::get_if<SolidRopOp>(&cmd.op)) {
+      if (r->mask.empty() && r->kind != SolidRopOp::Kind::invers) {
+        const uint32_t color = r->kind == SolidRopOp::Kind::blackness ? 0xff000000u : 0xffffffffu;
+        return std::optional<DrawOp>{DrawOp{FillOp{r->box, color}}};
+      }
+    }
+    return std::optional<DrawOp>{};
+  }
+
+  // A blit of `area` of surface `src` onto `dst`, from a copy of those pixels (so the copy
+  // is correct however source and destination overlap).
+  static Result<BlitOp> snapshot_blit(const Surface& src, const Rect& dst, const Rect& area) {
+    if (!edges_fit(area) || !edges_fit(dst)) return make_error("copy " + describe(area) + " overflows");
+    const Rect readable = intersect(area, Rect::from_size(src.pixels.size()));
+    if (readable != area) {
+      return make_error("copy source " + describe(area) + " outside its surface");
+    }
+    auto img = std::make_shared<Image>(Image::copy_of(src.pixels.view(), area));
+    return BlitOp{dst, std::move(img), Point{0, 0}};
+  }
+
   // Ops of the general IR that this backend does not draw yet are rejected (the command
   // alone is skipped and logged by the caller).
   template <class Op>
