@@ -76,33 +76,30 @@ Result<DrawOp> copy_op(OpContext& c, const QXLCopy& q, bool blend) {
   return DrawOp{std::move(op)};
 }
 
-Result<DrawOp> opaque_op(OpContext& c, const QXLOpaque& q) {
-  OpaqueOp op;
+// The operands OPAQUE and ROP3 share: a source area, a brush and a mask.
+template <class Op, class Qxl>
+Status read_source_brush_mask(OpContext& c, const Qxl& q, Op& op) {
   op.box = c.box;
-  if (auto st = read_source(c, q.src_bitmap, q.src_area, op.src, op.src_area); !st) {
-    return st.error();
-  }
+  if (auto st = read_source(c, q.src_bitmap, q.src_area, op.src, op.src_area); !st) return st;
   SPICEFLOW_TRY(brush, brush_of(c, q.brush));
   SPICEFLOW_TRY(mask, read_mask(c.g, q.mask));
   op.brush = std::move(brush);
   op.mask = std::move(mask);
-  op.rop_descriptor = q.rop_descriptor;
   op.scale_mode = q.scale_mode;
+  return Status::success();
+}
+
+Result<DrawOp> opaque_op(OpContext& c, const QXLOpaque& q) {
+  OpaqueOp op;
+  if (auto st = read_source_brush_mask(c, q, op); !st) return st.error();
+  op.rop_descriptor = q.rop_descriptor;
   return DrawOp{std::move(op)};
 }
 
 Result<DrawOp> rop3_op(OpContext& c, const QXLRop3& q) {
   Rop3Op op;
-  op.box = c.box;
-  if (auto st = read_source(c, q.src_bitmap, q.src_area, op.src, op.src_area); !st) {
-    return st.error();
-  }
-  SPICEFLOW_TRY(brush, brush_of(c, q.brush));
-  SPICEFLOW_TRY(mask, read_mask(c.g, q.mask));
-  op.brush = std::move(brush);
-  op.mask = std::move(mask);
+  if (auto st = read_source_brush_mask(c, q, op); !st) return st.error();
   op.rop3 = q.rop3;
-  op.scale_mode = q.scale_mode;
   return DrawOp{std::move(op)};
 }
 
