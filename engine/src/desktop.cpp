@@ -277,9 +277,17 @@ void Desktop::Pipeline::detect_video(Pass& p) {
   changes.reserve(p.dirty.size());
   for (size_t k = 0; k < p.dirty.size(); ++k) {
     if (p.moved_only[k]) continue;  // a forwarded scroll or drag is no video
+    // A tile that also received scrolled pixels is text or UI moving, with new lines
+    // painted in: a change, but not a video-like one (comparing it with its old pixels
+    // would count every moved pixel).
+    const Rect tile_rect = damage->tile_rect(p.dirty[k]);
+    const bool scrolled = std::any_of(p.copies.begin(), p.copies.end(), [&](const CopyBitsOp& c) {
+      return !intersect(c.dst, tile_rect).empty();
+    });
     const auto& before = tiles[size_t(p.dirty[k])];
     const double coverage =
-        before ? changed_fraction(before->pixels->view(), p.pixels[k]->view()) : 1.0;
+        scrolled ? 0.0
+                 : before ? changed_fraction(before->pixels->view(), p.pixels[k]->view()) : 1.0;
     changes.push_back({p.dirty[k], coverage});
   }
   // A region that went still gets its exact pixels back as fresh tiles on the next pass.

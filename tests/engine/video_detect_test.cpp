@@ -162,3 +162,27 @@ TEST(VideoDetect, RegionThatStopsEndsWithExactTiles) {
 
 }  // namespace
 }  // namespace spiceflow::engine
+
+namespace spiceflow::engine {
+namespace {
+
+// The scroll-text workload at full HD: the terminal scrolls (forwarded COPY_BITS) and new
+// lines are painted at the bottom every frame. That is text moving, not video: no region.
+TEST(VideoDetect, ScrollingTerminalIsNoVideo) {
+  DesktopOptions o;
+  o.synthetic = "scroll-text";
+  o.source.size = {1920, 1080};
+  o.streaming_video = StreamingVideo::filter;
+  auto d = Desktop::create(0, o);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  bool copies = false;
+  for (int i = 0; i < 60; ++i) {
+    run_ticks(**d, 1);
+    copies |= !(*d)->latest()->copies.empty();
+    ASSERT_TRUE((*d)->latest()->video.empty()) << "streamed at pass " << i;
+  }
+  EXPECT_TRUE(copies);
+}
+
+}  // namespace
+}  // namespace spiceflow::engine
