@@ -1,5 +1,7 @@
 #include "cpu_raster.hpp"
 
+#include "cpu_rops.hpp"
+
 #include <pixman.h>
 #include <spice/enums.h>
 
@@ -83,11 +85,17 @@ class CpuRaster final : public RasterBackend {
     // Ops of the general IR that reduce to a fast path are drawn as that fast path.
     auto simplified = simplify(cmd);
     if (!simplified) return simplified.error();
-    const DrawOp& op = simplified->has_value() ? **simplified : cmd.op;
+    const DrawOp& simple = simplified->has_value() ? **simplified : cmd.op;
+    // Operands naming a surface are read as a snapshot taken before drawing.
+    auto resolved = resolve_sources(simple);
+    if (!resolved) return resolved.error();
+    const DrawOp& op = resolved->has_value() ? **resolved : simple;
 
     if (cmd.clip_rects.empty()) {
+      if (auto g = draw_general(s.pixels, bounds, op)) return *g;
       return std::visit([&](const auto& o) { return draw(s, bounds, o); }, op);
     }
+    if (auto g = draw_general_clipped(s, bounds, cmd, op)) return *g;
     // A clip-rect list: draw once per rectangle. Every op is first made independent of the
     // order of the rectangles (copy-bits reads a snapshot), so overlapping lists are safe.
     DrawOp per_rect = op;
@@ -152,6 +160,76 @@ class CpuRaster final : public RasterBackend {
     return std::optional<DrawOp>{};
   }
 
+  // A copy of `op` whose surface operands are replaced by snapshots of those surfaces;
+  // nullopt when it has none. An operand read through a source area is snapshotted around
+  // that area only when it is drawn unscaled (grown by kSampleMargin, the area moved into
+  // the snapshot's coordinates): a whole-surface copy per command would make every small
+  // surface-to-surface draw (glyph caches, save-unders) cost a full frame. Scaled reads
+  // (pixman's filters may sample far around the area when shrinking) and pattern brushes
+  // (tiled from the whole surface) take the whole surface.
+  Result<std::optional<DrawOp>> resolve_sources(const DrawOp& op) const {
+    constexpr int32_t kSampleMargin = 2;
+    auto fix_area = [&](ImageSource& src, Rect* area) -> Status {
+      if (!src.surface_id) return Status::success();
+      auto it = surfaces_.find(*src.surface_id);
+      if (it == surfaces_.end()) {
+        return make_error("source surface " + std::to_string(*src.surface_id) + " is missing");
+      }
+      const Rect whole = Rect::from_size(it->second.pixels.size());
+      Rect grab = whole;
+      if (area) {
+        if (!edges_fit(*area)) return make_error("source area " + describe(*area) + " overflows");
+        const Rect grown{area->x - kSampleMargin, area->y - kSampleMargin,
+                         area->width + 2 * kSampleMargin, area->height + 2 * kSampleMargin};
+        grab = intersect(grown, whole);
+        if (grab.empty()) grab = Rect{0, 0, 1, 1};  // nothing readable: the op reports it
+        *area = area->translated(-grab.x, -grab.y);
+      }
+      src.image = std::make_shared<Image>(Image::copy_of(it->second.pixels.view(), grab));
+      src.surface_id.reset();
+      return Status::success();
+    };
+    auto fix = [&](ImageSource& src) { return fix_area(src, nullptr); };
+    auto with = [&](auto o, ImageSource& (*field)(decltype(o)&)) -> Result<std::optional<DrawOp>> {
+      if (!field(o).surface_id) return std::optional<DrawOp>{};
+      if (auto st = fix(field(o)); !st) return st.error();
+      return std::optional<DrawOp>{DrawOp{std::move(o)}};
+    };
+    // Surface operand read through `area`, drawn onto `box`.
+    auto with_area = [&](auto& o, ImageSource& src, Rect& area, const Rect& box)
+        -> Result<std::optional<DrawOp>> {
+      if (!src.surface_id) return std::optional<DrawOp>{};
+      const bool unscaled = area.size() == box.size();
+      if (auto st = fix_area(src, unscaled ? &area : nullptr); !st) return st.error();
+      return std::optional<DrawOp>{DrawOp{std::move(o)}};
+    };
+    if (const auto* c = std::get_if<CopyOp>(&op)) {
+      CopyOp o = *c;
+      return with_area(o, o.src, o.src_area, o.box);
+    }
+    if (const auto* t = std::get_if<TransparentOp>(&op)) {
+      TransparentOp o = *t;
+      return with_area(o, o.src, o.src_area, o.box);
+    }
+    if (const auto* a = std::get_if<AlphaBlendOp>(&op)) {
+      if (!a->src.surface_id) return std::optional<DrawOp>{};
+      AlphaBlendOp o = *a;
+      // The canvas reads a surface's alpha only when the op says it has one.
+      const bool has_alpha = (o.alpha_flags & SPICE_ALPHA_FLAGS_SRC_SURFACE_HAS_ALPHA) != 0;
+      const bool unscaled = o.src_area.size() == o.box.size();
+      if (auto st = fix_area(o.src, unscaled ? &o.src_area : nullptr); !st) return st.error();
+      o.src.has_alpha = has_alpha;
+      return std::optional<DrawOp>{DrawOp{std::move(o)}};
+    }
+    if (const auto* f = std::get_if<BrushFillOp>(&op)) {
+      return with(*f, +[](BrushFillOp& o) -> ImageSource& { return o.brush.pattern; });
+    }
+    if (const auto* t = std::get_if<TextOp>(&op)) {
+      return with(*t, +[](TextOp& o) -> ImageSource& { return o.back_brush.pattern; });
+    }
+    return std::optional<DrawOp>{};
+  }
+
   // A blit of `area` of surface `src` onto `dst`, from a copy of those pixels (so the copy
   // is correct however source and destination overlap).
   static Result<BlitOp> snapshot_blit(const Surface& src, const Rect& dst, const Rect& area) {
@@ -169,6 +247,51 @@ class CpuRaster final : public RasterBackend {
   template <class Op>
   static Result<Rect> draw(Surface&, const Rect&, const Op&) {
     return make_error("this draw op is not supported by the cpu raster backend yet");
+  }
+
+  // The general ops drawn pixel by pixel (cpu_rops.cpp); nullopt for the others.
+  static std::optional<Result<Rect>> draw_general(Image& px, const Rect& bounds, const DrawOp& op) {
+    if (const auto* f = std::get_if<BrushFillOp>(&op)) return cpu::draw_brush_fill(px, bounds, *f);
+    if (const auto* c = std::get_if<CopyOp>(&op)) return cpu::draw_copy(px, bounds, *c);
+    if (const auto* r = std::get_if<SolidRopOp>(&op)) return cpu::draw_solid_rop(px, bounds, *r);
+    if (const auto* t = std::get_if<TransparentOp>(&op)) return cpu::draw_transparent(px, bounds, *t);
+    if (const auto* a = std::get_if<AlphaBlendOp>(&op)) return cpu::draw_alpha_blend(px, bounds, *a);
+    if (const auto* t = std::get_if<TextOp>(&op)) return cpu::draw_text(px, bounds, *t);
+    return std::nullopt;
+  }
+
+  // A general op under a clip-rect list. Its rop may not be idempotent (xor, invert,
+  // blending), so each pixel must be drawn once however the rectangles overlap, as the
+  // canvas's region does: draw once on a scratch copy limited to the rectangles' extent,
+  // then copy the pixels inside the rectangles back.
+  static std::optional<Result<Rect>> draw_general_clipped(Surface& s, const Rect& bounds,
+                                                          const DrawCommand& cmd, const DrawOp& op) {
+    if (!draw_general_kind(op)) return std::nullopt;
+    Rect extent;
+    for (const Rect& cr : cmd.clip_rects) {
+      if (!edges_fit(cr)) return Result<Rect>(make_error("clip rect " + describe(cr) + " overflows"));
+      extent = bounding_union(extent, intersect(cr, bounds));
+    }
+    if (extent.empty()) return Result<Rect>(Rect{});
+    Image scratch = Image::copy_of(s.pixels.view(), Rect::from_size(s.pixels.size()));
+    auto drawn = *draw_general(scratch, extent, op);
+    if (!drawn || drawn->empty()) return drawn;
+    Rect damaged;
+    for (const Rect& cr : cmd.clip_rects) {
+      const Rect b = intersect(intersect(cr, bounds), *drawn);
+      if (b.empty()) continue;
+      for (int32_t y = b.y; y < b.bottom(); ++y) {
+        std::memcpy(s.pixels.row(y) + b.x, scratch.row(y) + b.x, size_t(b.width) * 4);
+      }
+      damaged = bounding_union(damaged, b);
+    }
+    return Result<Rect>(damaged);
+  }
+
+  static bool draw_general_kind(const DrawOp& op) {
+    return std::holds_alternative<BrushFillOp>(op) || std::holds_alternative<CopyOp>(op) ||
+           std::holds_alternative<SolidRopOp>(op) || std::holds_alternative<TransparentOp>(op) ||
+           std::holds_alternative<AlphaBlendOp>(op) || std::holds_alternative<TextOp>(op);
   }
 
   static Result<Rect> draw(Surface& s, const Rect& bounds, const FillOp& op) {

@@ -107,3 +107,34 @@ TEST(GeneralOps, CopyBitsWithOverlappingClipRectsReadsASnapshot) {
 
 }  // namespace
 }  // namespace spiceflow::gpu
+
+namespace spiceflow::gpu {
+namespace {
+
+// A general (non-PUT) copy reads a surface operand exactly as it reads the same pixels
+// given as an image: the snapshot of the source area is placed right.
+TEST(GeneralOps, XorCopyFromSurfaceEqualsXorCopyFromImage) {
+  auto a = make_surface(0, {48, 40});
+  auto b = make_surface(0, {48, 40});
+  for (auto* r : {a.get(), b.get()}) {
+    ASSERT_TRUE(r->create_surface(3, {40, 30}).ok());
+    paint_gradient(*r, 3, {40, 30});
+    paint_gradient(*r, 0, {48, 40});
+  }
+  const Image src = Image::copy_of(a->view(3), Rect{0, 0, 40, 30});
+  CopyOp from_surface;
+  from_surface.box = {5, 6, 20, 12};
+  from_surface.src.surface_id = 3;
+  from_surface.src_area = {11, 9, 20, 12};
+  from_surface.rop_descriptor = SPICE_ROPD_OP_XOR;
+  CopyOp from_image = from_surface;
+  from_image.src.surface_id.reset();
+  from_image.src.image = std::make_shared<Image>(src);
+  ASSERT_TRUE(a->apply({0, {}, from_surface}).ok());
+  ASSERT_TRUE(b->apply({0, {}, from_image}).ok());
+  for (int y = 0; y < 40; ++y)
+    for (int x = 0; x < 48; ++x) ASSERT_EQ(a->view(0).pixel(x, y), b->view(0).pixel(x, y)) << x << "," << y;
+}
+
+}  // namespace
+}  // namespace spiceflow::gpu
