@@ -8,20 +8,13 @@
 #include <initializer_list>
 #include <vector>
 
+#include "expected_bytes.hpp"
+
 namespace spiceflow::net::msg {
 namespace {
 
-Bytes b(std::initializer_list<int> v) {
-  Bytes out;
-  for (int x : v) out.push_back(static_cast<uint8_t>(x));
-  return out;
-}
-
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
+using testing::b;
+using testing::cat;
 
 // ---- common server messages ----
 
