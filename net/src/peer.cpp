@@ -49,12 +49,13 @@ void Peer::handle(uint32_t ready) {
 
 void Peer::read_some() {
   size_t total = 0;
+  // Received into a scratch buffer and appended: growing in_ first would zero-fill a whole
+  // chunk for every read, and most reads (ACKs, input events) are a few bytes.
+  uint8_t chunk[kReadChunk];
   while (!closed() && total < kMaxReadPerEvent) {
-    const size_t old = in_.size();
-    in_.resize(old + kReadChunk);
-    const ssize_t n = ::recv(fd_, in_.data() + old, kReadChunk, 0);
+    const ssize_t n = ::recv(fd_, chunk, kReadChunk, 0);
     if (n > 0) {
-      in_.resize(old + size_t(n));
+      in_.insert(in_.end(), chunk, chunk + n);
       total += size_t(n);
       bytes_received_ += uint64_t(n);
       if (in_.size() - in_head_ > input_limit_) {
@@ -64,7 +65,6 @@ void Peer::read_some() {
       if (size_t(n) < kReadChunk) break;
       continue;
     }
-    in_.resize(old);
     if (n == 0) {
       if (on_input_ && total > 0) on_input_();
       close("peer closed the connection");
