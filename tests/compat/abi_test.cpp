@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/loopback.hpp"
+
 // The host's watch and timer handles (opaque to the library). Timers never fire here.
 struct SpiceWatch {
   int fd;
@@ -35,17 +37,7 @@ struct SpiceTimer {
 
 namespace {
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+int free_port() { return spiceflow::testing::free_loopback_port(); }
 
 bool port_open(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -11,6 +11,7 @@
 #include "spiceflow/core/bytes.hpp"
 #include "spiceflow/engine/engine.hpp"
 #include "spiceflow/net/server.hpp"
+#include "support/loopback.hpp"
 #include "test_client.hpp"
 
 namespace spiceflow::net {
@@ -19,17 +20,7 @@ namespace {
 using testing::Message;
 using testing::TestClient;
 
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using spiceflow::testing::free_loopback_port;
 
 class ServerTest : public ::testing::TestWithParam<IoBackend> {
  protected:
@@ -46,7 +37,7 @@ class ServerTest : public ::testing::TestWithParam<IoBackend> {
     ASSERT_TRUE(desk.ok()) << desk.error().message;
     engine_.add(std::move(*desk));
     ServerOptions so;
-    so.port = port_ = free_port();
+    so.port = port_ = free_loopback_port();
     so.io = GetParam();
     so.ticket.disabled = password.empty();
     so.ticket.password = password;
