@@ -12,7 +12,9 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   spice-client-gtk gir1.2-spiceclientglib-2.0 python3-gi python3 tshark
-  xvfb procps time
+  xvfb procps time gnuplot-nox
+  # spice-html5 (the web client) in headless Chromium through websockify
+  spice-html5 websockify chromium
   # compat interop: unmodified QEMU (SeaBIOS) and Xspice on build/compat/libspice-server.so.1
   qemu-system-x86 seabios xserver-xspice xterm xfonts-base x11-utils
 )
