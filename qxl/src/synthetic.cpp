@@ -26,6 +26,10 @@ const std::vector<Workload>& workloads() {
       {{"window-drag", "a window dragged around over a static wallpaper"}, make_window_drag},
       {{"video", "static desktop with a large video window changing every frame"}, make_video},
       {{"game", "full-screen 3D-like scene where every pixel moves every frame"}, make_game},
+      {{"mixed",
+        "photo, text, gradients, a translucent panel and 2/16/256-colour swatches in one "
+        "frame (codec tests)"},
+       make_mixed},
   };
   return kWorkloads;
 }
