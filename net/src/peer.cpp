@@ -4,10 +4,15 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "spiceflow/core/log.hpp"
+#include "spiceflow/net/tls.hpp"
 
 namespace spiceflow::net {
 
@@ -16,10 +21,12 @@ constexpr size_t kReadChunk = 64 * 1024;
 // Bound the work done for one readiness event so one busy client cannot starve others.
 constexpr size_t kMaxReadPerEvent = 512 * 1024;
 constexpr int kMaxIov = 64;
+// Plaintext per TLS record written (TLS's largest record).
+constexpr size_t kTlsRecord = 16 * 1024;
 }  // namespace
 
-Peer::Peer(EventLoop& loop, int fd, std::string name)
-    : loop_(loop), fd_(fd), name_(std::move(name)) {
+Peer::Peer(EventLoop& loop, int fd, std::string name, SSL* tls)
+    : loop_(loop), fd_(fd), name_(std::move(name)), ssl_(tls) {
   interest_ = kReadable;
   watch_ = loop_.watch(fd_, interest_, [this](uint32_t ready) { handle(ready); });
 }
@@ -44,10 +51,16 @@ void Peer::handle(uint32_t ready) {
   if (closed()) return;
   if (ready & kWritable) flush(true);
   if (closed()) return;
-  if (ready & (kReadable | kHangup)) read_some();
+  if ((ready & (kReadable | kHangup)) || ((ready & kWritable) && tls_read_wants_write_)) {
+    read_some();
+  }
 }
 
 void Peer::read_some() {
+  if (ssl_) {
+    read_some_tls();
+    return;
+  }
   size_t total = 0;
   // Received into a scratch buffer and appended: growing in_ first would zero-fill a whole
   // chunk for every read, and most reads (ACKs, input events) are a few bytes.
@@ -78,6 +91,52 @@ void Peer::read_some() {
   if (total > 0 && on_input_ && !closed()) on_input_();
 }
 
+void Peer::read_some_tls() {
+  tls_read_wants_write_ = false;
+  size_t total = 0;
+  uint8_t chunk[kReadChunk];
+  while (!closed() && total < kMaxReadPerEvent) {
+    ERR_clear_error();
+    errno = 0;
+    // A record's plaintext (<= 16 KiB) always fits: nothing stays decrypted inside OpenSSL
+    // when this stops, so the socket's readiness tells the whole story.
+    const int n = SSL_read(ssl_, chunk, int(kReadChunk));
+    if (n > 0) {
+      in_.insert(in_.end(), chunk, chunk + n);
+      total += size_t(n);
+      bytes_received_ += uint64_t(n);
+      if (in_.size() - in_head_ > input_limit_) {
+        close("input buffer limit exceeded");
+        return;
+      }
+      continue;
+    }
+    const int err = SSL_get_error(ssl_, n);
+    if (err == SSL_ERROR_WANT_READ) break;
+    if (err == SSL_ERROR_WANT_WRITE) {
+      tls_read_wants_write_ = true;
+      update_interest();
+      break;
+    }
+    if (on_input_ && total > 0) on_input_();
+    if (closed()) return;
+    if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 &&
+                                         (errno == 0 || errno == ECONNRESET))) {
+      close("peer closed the connection");
+    } else if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+      close(std::string("TLS recv: ") + std::strerror(errno));
+    } else {
+      close("TLS: " + tls_error_string());
+    }
+    return;
+  }
+  if (tls_write_wants_read_ && !closed()) {
+    tls_write_wants_read_ = false;
+    flush(true);
+  }
+  if (total > 0 && on_input_ && !closed()) on_input_();
+}
+
 void Peer::send(std::vector<uint8_t> bytes) {
   if (closed() || closing_after_flush_ || bytes.empty()) return;
   queued_ += bytes.size();
@@ -86,7 +145,53 @@ void Peer::send(std::vector<uint8_t> bytes) {
   else update_interest();
 }
 
+void Peer::flush_tls(bool notify) {
+  while (!closed()) {
+    if (tls_stage_.empty()) {
+      while (!out_.empty() && tls_stage_.size() < kTlsRecord) {
+        const auto& front = out_.front();
+        const size_t take = std::min(front.size() - out_head_, kTlsRecord - tls_stage_.size());
+        tls_stage_.insert(tls_stage_.end(), front.begin() + std::ptrdiff_t(out_head_),
+                          front.begin() + std::ptrdiff_t(out_head_ + take));
+        out_head_ += take;
+        if (out_head_ == front.size()) {
+          out_.pop_front();
+          out_head_ = 0;
+        }
+      }
+      if (tls_stage_.empty()) break;
+    }
+    ERR_clear_error();
+    errno = 0;
+    const int n = SSL_write(ssl_, tls_stage_.data(), int(tls_stage_.size()));
+    if (n > 0) {  // without partial writes: the whole record
+      bytes_sent_ += uint64_t(n);
+      queued_ -= size_t(n);
+      tls_stage_.clear();
+      continue;
+    }
+    const int err = SSL_get_error(ssl_, n);
+    if (err == SSL_ERROR_WANT_WRITE) break;
+    if (err == SSL_ERROR_WANT_READ) {
+      tls_write_wants_read_ = true;
+      break;
+    }
+    if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+      close(std::string("TLS send: ") + (errno ? std::strerror(errno) : "connection closed"));
+    } else {
+      close("TLS: " + tls_error_string());
+    }
+    return;
+  }
+  if (closed()) return;
+  after_flush(notify);
+}
+
 void Peer::flush(bool notify) {
+  if (ssl_) {
+    flush_tls(notify);
+    return;
+  }
   while (!out_.empty() && !closed()) {
     iovec iov[kMaxIov];
     int cnt = 0;
@@ -122,7 +227,11 @@ void Peer::flush(bool notify) {
     }
   }
   if (closed()) return;
-  if (out_.empty() && closing_after_flush_) {
+  after_flush(notify);
+}
+
+void Peer::after_flush(bool notify) {
+  if (output_empty() && closing_after_flush_) {
     close(close_reason_);
     return;
   }
@@ -132,7 +241,8 @@ void Peer::flush(bool notify) {
 
 void Peer::update_interest() {
   if (closed()) return;
-  const uint32_t want = kReadable | (out_.empty() ? 0u : kWritable);
+  const uint32_t want =
+      kReadable | (output_empty() && !tls_read_wants_write_ ? 0u : kWritable);
   if (want != interest_) {
     interest_ = want;
     loop_.modify(watch_, interest_);
@@ -141,7 +251,7 @@ void Peer::update_interest() {
 
 void Peer::close_after_flush(const std::string& reason) {
   if (closed()) return;
-  if (out_.empty()) {
+  if (output_empty()) {
     close(reason);
     return;
   }
@@ -153,9 +263,18 @@ void Peer::close_after_flush(const std::string& reason) {
 void Peer::close(const std::string& reason) {
   if (closed()) return;
   loop_.unwatch(watch_);
+  if (ssl_) {
+    // Best effort close_notify on a non-blocking socket; the peer may be gone already.
+    ERR_clear_error();
+    SSL_shutdown(ssl_);
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+    ERR_clear_error();
+  }
   ::close(fd_);
   fd_ = -1;
   out_.clear();
+  tls_stage_.clear();
   queued_ = 0;
   if (auto cb = std::move(on_close_)) {
     on_close_ = nullptr;

@@ -1,7 +1,9 @@
 #pragma once
 // One non-blocking TCP connection driven by the event loop: a bounded input buffer that
 // the protocol layer consumes from the front, and an output queue flushed with writev as
-// the socket allows. Threading: loop thread only.
+// the socket allows. With a TLS session (OpenSSL, server side) the same interface carries
+// plaintext: input is decrypted as it arrives, output is encrypted in records of up to
+// 16 KiB. Threading: loop thread only.
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -11,18 +13,23 @@
 
 #include "spiceflow/net/event_loop.hpp"
 
+typedef struct ssl_st SSL;
+
 namespace spiceflow::net {
 
 class Peer {
  public:
-  /// Takes ownership of `fd` (non-blocking, connected).
-  Peer(EventLoop& loop, int fd, std::string name);
+  /// Takes ownership of `fd` (non-blocking, connected) and of `tls` (an accept-state
+  /// session, or null for plaintext); the TLS handshake runs as the client's bytes arrive.
+  Peer(EventLoop& loop, int fd, std::string name, SSL* tls = nullptr);
   ~Peer();
   Peer(const Peer&) = delete;
   Peer& operator=(const Peer&) = delete;
 
   const std::string& name() const { return name_; }
   int fd() const { return fd_; }
+  /// Whether the connection is TLS.
+  bool secure() const { return ssl_ != nullptr; }
 
   /// Received bytes not yet consumed.
   std::span<const uint8_t> input() const {
@@ -62,6 +69,11 @@ class Peer {
   /// from send(): the sender is already running and must not be re-entered).
   void flush(bool notify);
   void update_interest();
+  void read_some_tls();
+  void flush_tls(bool notify);
+  bool output_empty() const { return out_.empty() && tls_stage_.empty(); }
+  /// After writing: close when asked to once flushed, update interest, report room.
+  void after_flush(bool notify);
 
   EventLoop& loop_;
   int fd_;
@@ -81,6 +93,13 @@ class Peer {
   std::function<void()> on_input_;
   std::function<void()> on_drain_;
   std::function<void(const std::string&)> on_close_;
+  // TLS: the session, the plaintext of the record being written (kept unchanged until
+  // SSL_write takes it: a retried SSL_write must see the same bytes), and which direction
+  // OpenSSL waits on for the other one.
+  SSL* ssl_ = nullptr;
+  std::vector<uint8_t> tls_stage_;
+  bool tls_read_wants_write_ = false;
+  bool tls_write_wants_read_ = false;
 };
 
 }  // namespace spiceflow::net
