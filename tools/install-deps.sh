@@ -9,6 +9,9 @@ PACKAGES=(
   libspice-protocol-dev libspice-server-dev
   liburing-dev libtbb-dev liblz4-dev libjpeg62-turbo-dev libssl-dev zlib1g-dev libpixman-1-dev
   libcli11-dev libspdlog-dev libfmt-dev
+  # the Vulkan raster backend: headers and glslc to build; the loader, Mesa's lavapipe and
+  # the Khronos validation layer to run its tests without a GPU
+  libvulkan-dev glslc spirv-tools libvulkan1 mesa-vulkan-drivers vulkan-validationlayers
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   spice-client-gtk gir1.2-spiceclientglib-2.0 python3-gi python3 tshark

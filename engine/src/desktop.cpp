@@ -185,8 +185,11 @@ PassPtr Desktop::Pipeline::render(PassPtr p) {
     return std::any_of(painted_rects.begin(), painted_rects.end(),
                        [&](const Rect& pr) { return !intersect(pr, src).empty(); });
   };
-  for (const auto& cmd : p->batch.commands) {
-    auto r = raster->apply(cmd);
+  // The whole batch at once: a device backend records it and submits it once.
+  auto results = raster->apply_batch(p->batch.commands);
+  for (size_t ci = 0; ci < p->batch.commands.size(); ++ci) {
+    const DrawCommand& cmd = p->batch.commands[ci];
+    const Result<Rect>& r = results[ci];
     if (!r) {
       // A bad command is rejected alone; the rest of the batch still applies.
       log::warn("desktop {}: draw command rejected: {}", owner.index(), r.error().message);
@@ -209,14 +212,16 @@ PassPtr Desktop::Pipeline::render(PassPtr p) {
   for (const auto& d : p->batch.destroys) {
     if (d.surface_id != 0) raster->destroy_surface(d.surface_id);
   }
-  const ImageView surface = raster->view(0);
   p->dirty = damage->take_indices();
   p->moved_only.reserve(p->dirty.size());
   for (int32_t i : p->dirty) p->moved_only.push_back(!painted->is_marked(i));
+  std::vector<Rect> dirty_rects;
+  dirty_rects.reserve(p->dirty.size());
+  for (int32_t i : p->dirty) dirty_rects.push_back(damage->tile_rect(i));
+  // Only the dirty tiles are read (a device backend copies back just those).
+  const ImageView surface = raster->view(0, dirty_rects);
   p->pixels.reserve(p->dirty.size());
-  for (int32_t i : p->dirty) {
-    p->pixels.push_back(std::make_shared<Image>(Image::copy_of(surface, damage->tile_rect(i))));
-  }
+  for (const Rect& t : dirty_rects) p->pixels.push_back(std::make_shared<Image>(Image::copy_of(surface, t)));
   return p;
 }
 
@@ -306,7 +311,7 @@ void Desktop::Pipeline::detect_video(Pass& p) {
     v.id = r.id;
     v.rect = r.rect;
     v.version = version + 1;  // the version this pass publishes (it has dirty tiles)
-    v.pixels = std::make_shared<Image>(Image::copy_of(raster->view(0), r.rect));
+    v.pixels = std::make_shared<Image>(Image::copy_of(raster->view(0, std::span<const Rect>(&r.rect, 1)), r.rect));
     next.push_back(std::move(v));
     if (old == video.end()) {
       ++video_regions;

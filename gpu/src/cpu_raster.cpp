@@ -1,6 +1,7 @@
 #include "cpu_raster.hpp"
 
 #include "cpu_rops.hpp"
+#include "raster_util.hpp"
 
 #include <pixman.h>
 #include <spice/enums.h>
@@ -22,20 +23,6 @@ struct PixmanImageDeleter {
   void operator()(pixman_image_t* p) const { pixman_image_unref(p); }
 };
 using PixmanImagePtr = std::unique_ptr<pixman_image_t, PixmanImageDeleter>;
-
-// Rectangles come from guest commands; one whose right/bottom edge overflows int32 would
-// make every later intersection meaningless, so such commands are rejected up front.
-bool edges_fit(const Rect& r) {
-  const int64_t right = int64_t(r.x) + r.width;
-  const int64_t bottom = int64_t(r.y) + r.height;
-  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
-  return right <= kMax && bottom <= kMax && right >= -kMax && bottom >= -kMax;
-}
-
-std::string describe(const Rect& r) {
-  return std::to_string(r.width) + "x" + std::to_string(r.height) + "+" + std::to_string(r.x) +
-         "+" + std::to_string(r.y);
-}
 
 // One surface: the pixels plus a pixman image over the same memory.
 struct Surface {

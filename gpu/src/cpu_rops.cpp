@@ -1,5 +1,7 @@
 #include "cpu_rops.hpp"
 
+#include "raster_util.hpp"
+
 #include <pixman.h>
 #include <spice/enums.h>
 
@@ -25,73 +27,6 @@ PixmanImagePtr wrap(const Image& img, pixman_format_code_t format) {
   return PixmanImagePtr(pixman_image_create_bits(
       format, img.width(), img.height(),
       const_cast<uint32_t*>(reinterpret_cast<const uint32_t*>(img.data())), img.stride()));
-}
-
-bool edges_fit(const Rect& r) {
-  const int64_t right = int64_t(r.x) + r.width;
-  const int64_t bottom = int64_t(r.y) + r.height;
-  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
-  return right <= kMax && bottom <= kMax && right >= -kMax && bottom >= -kMax;
-}
-
-// The sixteen binary raster ops of the canvas (SpiceROP), on whole 32-bit words.
-enum class Rop : uint8_t {
-  clear, and_, and_reverse, copy, and_inverted, noop, xor_, or_, nor, equiv, invert,
-  or_reverse, copy_inverted, or_inverted, nand, set
-};
-
-uint32_t apply_rop(Rop rop, uint32_t s, uint32_t d) {
-  switch (rop) {
-    case Rop::clear: return 0;
-    case Rop::and_: return s & d;
-    case Rop::and_reverse: return s & ~d;
-    case Rop::copy: return s;
-    case Rop::and_inverted: return ~s & d;
-    case Rop::noop: return d;
-    case Rop::xor_: return s ^ d;
-    case Rop::or_: return s | d;
-    case Rop::nor: return ~(s | d);
-    case Rop::equiv: return ~(s ^ d);
-    case Rop::invert: return ~d;
-    case Rop::or_reverse: return s | ~d;
-    case Rop::copy_inverted: return ~s;
-    case Rop::or_inverted: return ~s | d;
-    case Rop::nand: return ~(s & d);
-    case Rop::set: return ~0u;
-  }
-  return d;
-}
-
-// A rop descriptor as the canvas reads it: `src_invert` is the descriptor flag that inverts
-// the operand (INVERS_BRUSH for fills, INVERS_SRC for copies); INVERS_DEST inverts the
-// destination, INVERS_RES the result. The first operation bit present wins (PUT, OR, AND,
-// XOR, BLACKNESS, WHITENESS, INVERS); none means a plain copy.
-Rop rop_of(uint16_t desc, uint16_t src_invert) {
-  const bool is = (desc & src_invert) != 0;
-  const bool id = (desc & SPICE_ROPD_INVERS_DEST) != 0;
-  const bool ir = (desc & SPICE_ROPD_INVERS_RES) != 0;
-  if (desc & SPICE_ROPD_OP_PUT) return is != ir ? Rop::copy_inverted : Rop::copy;
-  if (desc & (SPICE_ROPD_OP_OR | SPICE_ROPD_OP_AND)) {
-    // De Morgan: an inverted AND is an OR of the inverted operands.
-    const bool is_or = ((desc & SPICE_ROPD_OP_OR) != 0) != ir;
-    const bool ns = is != ir;  // operand inverted after pushing the result inversion in
-    const bool nd = id != ir;
-    if (is_or) {
-      if (ns && nd) return Rop::nand;
-      if (ns) return Rop::or_inverted;
-      if (nd) return Rop::or_reverse;
-      return Rop::or_;
-    }
-    if (ns && nd) return Rop::nor;
-    if (ns) return Rop::and_inverted;
-    if (nd) return Rop::and_reverse;
-    return Rop::and_;
-  }
-  if (desc & SPICE_ROPD_OP_XOR) return (is != id) != ir ? Rop::equiv : Rop::xor_;
-  if (desc & SPICE_ROPD_OP_BLACKNESS) return Rop::clear;
-  if (desc & SPICE_ROPD_OP_WHITENESS) return Rop::set;
-  if (desc & SPICE_ROPD_OP_INVERS) return Rop::invert;
-  return Rop::copy;
 }
 
 // Which pixels of the op's box a mask lets through: mask pixel (mx, my) lies at
@@ -130,16 +65,6 @@ void rop_rect(Image& dst, const Rect& r, Rop rop, const MaskTest& mask, Src&& sr
       row[x] = apply_rop(rop, src(x, y), row[x]) | kOpaque;
     }
   }
-}
-
-int32_t wrap_mod(int64_t v, int32_t n) {
-  const int64_t m = v % n;
-  return int32_t(m < 0 ? m + n : m);
-}
-
-std::string describe(const Rect& r) {
-  return std::to_string(r.width) + "x" + std::to_string(r.height) + "+" + std::to_string(r.x) +
-         "+" + std::to_string(r.y);
 }
 
 Status check_area(const ImageSource& src, const Rect& area, const char* what) {

@@ -94,7 +94,11 @@ CLI::App* add_serve_command(CLI::App& app, ServeConfig& cfg) {
                   "Seconds a connection may take to complete the SPICE link")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--raster", cfg.raster, "Raster backend: auto or cpu")->capture_default_str();
+  cmd->add_option("--raster", cfg.raster,
+                  "Raster backend: auto (a Vulkan GPU when there is one, else cpu), vulkan (any "
+                  "Vulkan device, software ones such as lavapipe included) or cpu")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "vulkan", "cpu"}));
   cmd->add_option("--streaming-video", cfg.streaming_video,
                   "Video streams for regions that change like video: off, filter (regions "
                   "whose changes repaint most pixels) or all (any steadily changing region)")

@@ -1,12 +1,14 @@
 #pragma once
 /// Raster backends: hold the surfaces of one desktop and apply draw commands to them.
-/// The CPU backend (pixman) is always built; the Vulkan compute backend comes later
-/// behind the same interface. `make_raster` chooses by name ("auto" = best available).
+/// The CPU backend (pixman) is always built; the Vulkan compute backend (when built) sits
+/// in front of it behind the same interface. `make_raster` chooses by name ("auto" = best
+/// available).
 ///
 /// Threading: a backend instance belongs to one desktop and is used by one thread at a
 /// time (the desktop's render stage). Views returned by view() stay valid until the next
-/// apply()/create_surface()/destroy_surface() call.
+/// apply()/apply_batch()/create_surface()/destroy_surface() call.
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -14,6 +16,14 @@
 #include "spiceflow/core/result.hpp"
 
 namespace spiceflow::gpu {
+
+/// What a backend has done that a caller may want to see (tests, logs, benchmarks).
+struct RasterStats {
+  uint64_t submissions = 0;        ///< device submissions (0 for the CPU backend)
+  uint64_t fallbacks = 0;          ///< commands drawn by the CPU twin of a device backend
+  uint64_t validation_errors = 0;  ///< Vulkan validation-layer errors seen (when enabled)
+  uint64_t readback_bytes = 0;     ///< bytes copied device -> host for view()
+};
 
 class RasterBackend {
  public:
@@ -26,12 +36,39 @@ class RasterBackend {
   /// the command's clip; empty when nothing changed). A command naming a missing surface,
   /// or a blit whose source area lies outside its image, is an error and changes nothing.
   virtual Result<Rect> apply(const DrawCommand& cmd) = 0;
+  /// Applies `cmds` in order, exactly as apply() on each would, and returns one result per
+  /// command. A backend that queues work on a device submits the whole batch at once (the
+  /// default just loops apply()).
+  virtual std::vector<Result<Rect>> apply_batch(std::span<const DrawCommand> cmds);
   /// The current pixels of surface `id` (empty view when it does not exist).
   virtual ImageView view(uint32_t id) const = 0;
+  /// The pixels of surface `id` with at least `regions` current: a device backend reads
+  /// back only those, and other pixels of the view may be stale. Same lifetime as view();
+  /// the default is view(id).
+  virtual ImageView view(uint32_t id, std::span<const Rect> regions) const;
+  /// Counters since creation (all zero by default).
+  virtual RasterStats stats() const { return {}; }
 };
 
-/// "auto" or "cpu" (later also "vulkan").
-Result<std::unique_ptr<RasterBackend>> make_raster(std::string_view name);
+/// How make_raster builds a backend beyond its name.
+struct RasterOptions {
+  /// Vulkan: enable VK_LAYER_KHRONOS_validation and count its errors (tests).
+  bool vulkan_validation = false;
+  /// Vulkan: where the loader's vkGetInstanceProcAddr comes from, as an untyped function
+  /// (null: dlopen libvulkan.so.1). Tests pass a fake to exercise the fallbacks.
+  void (*(*vulkan_get_instance_proc_addr)(void* instance, const char* name))() = nullptr;
+  /// Vulkan: read back through a staging copy even where surface memory could be mapped
+  /// directly (lets tests on lavapipe run the discrete-GPU path).
+  bool vulkan_staging_readback = false;
+};
+
+/// "auto", "vulkan" or "cpu". "auto" takes a hardware Vulkan device (discrete, integrated
+/// or virtual GPU) when there is one and the CPU backend otherwise (a software Vulkan
+/// device such as lavapipe is no faster than pixman); "vulkan" takes any Vulkan device,
+/// lavapipe included, and is an error when there is none. The choice and the reasons are
+/// logged.
+Result<std::unique_ptr<RasterBackend>> make_raster(std::string_view name,
+                                                   const RasterOptions& options = {});
 
 /// Damage tracking on a fixed grid of square tiles: mark() rectangles, take() the list of
 /// dirty tile rectangles (row-major, clipped to the surface) and clear.

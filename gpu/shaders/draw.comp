@@ -1,0 +1,166 @@
+#version 460
+// The one compute shader of the Vulkan raster backend: draws one rectangle of one op,
+// one invocation per destination pixel. Every operand is reached through a buffer device
+// address held in the op record, the push constants (vulkan/plan.hpp's GpuOp mirrors its
+// layout byte for byte). The CPU side (vulkan/plan.cpp) has already done
+// the clipping, validation, snapshotting and sampling maps, so this only reads, combines
+// and stores, with the CPU backend's exact integer arithmetic (pixman's for blending).
+#extension GL_EXT_buffer_reference : require
+
+// One invocation per column of kRows pixels: neighbouring invocations touch neighbouring
+// words (coalesced on GPUs, one SIMD row on lavapipe), and the op record is read once per
+// kRows pixels.
+layout(local_size_x = 64, local_size_y = 1) in;
+const int kRows = 8;
+
+layout(buffer_reference, std430, buffer_reference_align = 4) buffer Words { uint w[]; };
+layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Ints { int v[]; };
+
+// Source kinds.
+const uint kSolid = 0u;    // `color`
+const uint kOffset = 1u;   // src[(src_y + fy) * stride + src_x + fx]
+const uint kMapped = 2u;   // src[ymap[fy] * stride + xmap[fx]]; a map entry < 0 reads 0
+const uint kPattern = 3u;  // src[((src_y + fy) % src_h) * stride + (src_x + fx) % src_w]
+// Combiners.
+const uint kRop = 0u;          // dst = rop(s, dst) | X
+const uint kTransparent = 1u;  // dst = s | X unless s's RGB equals `color`
+const uint kOver = 2u;         // dst = s OVER dst (global alpha in `alpha`) | X
+const uint kRaw = 3u;          // dst = s (snapshots into scratch buffers; X kept)
+const uint kCoverOver = 4u;    // dst = (s IN mask byte) OVER dst | X (text: the mask is coverage)
+
+// The op record is the push-constant block itself (128 bytes, the guaranteed minimum): uniform
+// for every invocation, so devices (and lavapipe) keep it in registers.
+layout(push_constant, std430) uniform Op {
+  Words dst;
+  Words src;
+  Words mask;   // one byte per mask pixel, packed four to a word (0: not drawn)
+  Ints maps;    // kMapped: frame.z column entries, then frame.w row entries
+  ivec4 region; // destination pixels this dispatch covers (x, y, w, h)
+  ivec4 frame;  // (fx, fy) = (x - frame.x, y - frame.y) index sources, masks and maps
+  int dst_stride;
+  int src_stride;
+  uint kind;
+  uint combine;
+  uint rop;     // the 16 binary rops, numbered as Rop in raster_util.hpp
+  uint color;
+  int src_x;
+  int src_y;
+  int src_w;
+  int src_h;
+  int mask_x;   // mask pixel of the frame origin
+  int mask_y;
+  int mask_w;   // 0: no mask
+  int mask_h;
+  uint mask_invert;
+  uint alpha;   // kOver: global alpha in bits 0-7, bit 8 set when the source carries alpha
+} op;
+
+uint apply_rop(uint rop, uint s, uint d) {
+  switch (rop) {
+    case 0u: return 0u;
+    case 1u: return s & d;
+    case 2u: return s & ~d;
+    case 3u: return s;
+    case 4u: return ~s & d;
+    case 5u: return d;
+    case 6u: return s ^ d;
+    case 7u: return s | d;
+    case 8u: return ~(s | d);
+    case 9u: return ~(s ^ d);
+    case 10u: return ~d;
+    case 11u: return s | ~d;
+    case 12u: return ~s;
+    case 13u: return ~s | d;
+    case 14u: return ~(s & d);
+    default: return 0xffffffffu;
+  }
+}
+
+// pixman's MUL_UN8: a * b / 255, rounded.
+uint mul_un8(uint a, uint b) {
+  uint t = a * b + 0x80u;
+  return (t + (t >> 8)) >> 8;
+}
+
+uint channel(uint p, uint shift) { return (p >> shift) & 0xffu; }
+
+// pixman's OVER on premultiplied a8r8g8b8: s + d * (255 - s.a), each channel saturated.
+uint over(uint s, uint d) {
+  uint ia = 255u - (s >> 24);
+  uint r = 0u;
+  for (uint sh = 0u; sh < 32u; sh += 8u) {
+    r |= min(255u, channel(s, sh) + mul_un8(channel(d, sh), ia)) << sh;
+  }
+  return r;
+}
+
+uint scale_un8x4(uint s, uint a) {
+  uint r = 0u;
+  for (uint sh = 0u; sh < 32u; sh += 8u) r |= mul_un8(channel(s, sh), a) << sh;
+  return r;
+}
+
+void draw_pixel(ivec2 g) {
+  int x = op.region.x + g.x;
+  int y = op.region.y + g.y;
+  int fx = x - op.frame.x;
+  int fy = y - op.frame.y;
+
+  uint coverage = 255u;
+  if (op.mask_w > 0) {
+    // Pixels outside the mask bitmap are never drawn, inverted or not.
+    int mx = op.mask_x + fx;
+    int my = op.mask_y + fy;
+    if (mx < 0 || my < 0 || mx >= op.mask_w || my >= op.mask_h) return;
+    uint i = uint(my) * uint(op.mask_w) + uint(mx);
+    coverage = (op.mask.w[i >> 2] >> ((i & 3u) * 8u)) & 0xffu;
+    if ((coverage != 0u) == (op.mask_invert != 0u)) return;
+  }
+
+  uint s = 0u;
+  if (op.kind == kSolid) {
+    s = op.color;
+  } else if (op.kind == kOffset) {
+    s = op.src.w[uint(op.src_y + fy) * uint(op.src_stride) + uint(op.src_x + fx)];
+  } else if (op.kind == kMapped) {
+    int sx = op.maps.v[fx];
+    int sy = op.maps.v[op.frame.z + fy];
+    if (sx >= 0 && sy >= 0) s = op.src.w[uint(sy) * uint(op.src_stride) + uint(sx)];
+  } else {
+    uint tx = uint(op.src_x + fx) % uint(op.src_w);
+    uint ty = uint(op.src_y + fy) % uint(op.src_h);
+    s = op.src.w[ty * uint(op.src_stride) + tx];
+  }
+
+  uint di = uint(y) * uint(op.dst_stride) + uint(x);
+  if (op.combine == kRaw) {
+    op.dst.w[di] = s;
+    return;
+  }
+  uint d = op.dst.w[di];
+  uint result;
+  if (op.combine == kRop) {
+    result = apply_rop(op.rop, s, d);
+  } else if (op.combine == kTransparent) {
+    if ((s & 0xffffffu) == (op.color & 0xffffffu)) return;
+    result = s;
+  } else if (op.combine == kCoverOver) {
+    result = over(scale_un8x4(s | 0xff000000u, coverage), d);
+  } else {
+    // Samples outside a mapped source are transparent (pixman's REPEAT_NONE) in either format.
+    bool inside = op.kind != kMapped || (op.maps.v[fx] >= 0 && op.maps.v[op.frame.z + fy] >= 0);
+    if (inside && (op.alpha & 0x100u) == 0u) s |= 0xff000000u;
+    uint a = op.alpha & 0xffu;
+    if (a != 255u) s = scale_un8x4(s, a);
+    result = over(s, d);
+  }
+  op.dst.w[di] = result | 0xff000000u;
+}
+
+void main() {
+  int gx = int(gl_GlobalInvocationID.x);
+  if (gx >= op.region.z) return;
+  int y0 = int(gl_GlobalInvocationID.y) * kRows;
+  int y1 = min(y0 + kRows, op.region.w);
+  for (int gy = y0; gy < y1; ++gy) draw_pixel(ivec2(gx, gy));
+}
