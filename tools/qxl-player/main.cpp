@@ -327,6 +327,7 @@ int main(int argc, char** argv) {
   dev->set_deadline(end);
 
   uint64_t frames = 0, skipped = 0, slot = 0;
+  bool rendered = false;  // update_area ran after the last frame
   std::string waiting_at_end;  // what the device waited for when the run ended, if anything
   std::fprintf(stderr, "spiceflow-qxl-player: %s %dx%d on 127.0.0.1:%d, library %s\n",
                replay_mode ? "replay" : opt.scene.c_str(), size.width, size.height, opt.port,
@@ -362,6 +363,7 @@ int main(int argc, char** argv) {
         if (opt.frames && frames == opt.frames) {
           producing = false;
           dev->update_area();  // everything drawn is rendered before anyone looks
+          rendered = true;
           std::fprintf(stderr, "spiceflow-qxl-player: %llu frames drawn\n",
                        static_cast<unsigned long long>(frames));
         }
@@ -375,11 +377,13 @@ int main(int argc, char** argv) {
     waiting_at_end = s.what;
   }
   const double wall_s = double(monotonic_ms() - start) / 1000.0;
+  rusage ru{}, ru_main{};
+  getrusage(RUSAGE_SELF, &ru);
+  getrusage(RUSAGE_THREAD, &ru_main);
 
   bool dumped_ok = true;
   if (!opt.dump_frame.empty()) {
-    dev->set_deadline(INT64_MAX);
-    if (!opt.frames) dev->update_area();
+    if (!rendered) dev->update_area();
     dumped_ok = write_ppm(opt.dump_frame, dev->primary_pixels(), size.width, size.height,
                           size_t(size.width) * 4);
   }
@@ -389,9 +393,6 @@ int main(int argc, char** argv) {
                                        size.width, size.height, size_t(size.width) * 4);
   }
 
-  rusage ru{}, ru_main{};
-  getrusage(RUSAGE_SELF, &ru);
-  getrusage(RUSAGE_THREAD, &ru_main);
   auto seconds_of = [](const timeval& tv) { return double(tv.tv_sec) + double(tv.tv_usec) / 1e6; };
   const double cpu_user = seconds_of(ru.ru_utime) - seconds_of(ru_start.ru_utime);
   const double cpu_sys = seconds_of(ru.ru_stime) - seconds_of(ru_start.ru_stime);
