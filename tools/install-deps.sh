@@ -20,6 +20,8 @@ PACKAGES=(
   spice-html5 websockify chromium
   # compat interop: unmodified QEMU (SeaBIOS) and Xspice on build/compat/libspice-server.so.1
   qemu-system-x86 seabios xserver-xspice xterm xfonts-base x11-utils
+  # ... and its guest agent (Xspice --vdagent), with X's clipboard read and written by xclip
+  spice-vdagent xclip
 )
 
 missing=()

@@ -133,7 +133,10 @@ void InputBridge::deliver(const InputEvent& ev) {
     }
   } else if (const auto* pos = std::get_if<PointerEvent>(&ev)) {
     buttons_ = pos->buttons;
-    if (tablet_sif) {
+    absolute_ = true;
+    if (agent_mouse_ && agent_mouse_(pos->x, pos->y, pos->buttons, 0)) {
+      // The guest agent moves the pointer (agent mouse mode).
+    } else if (tablet_sif) {
       tablet_sif->position(tablet_, pos->x, pos->y, to_local_buttons(pos->buttons));
     } else if (mouse_sif) {
       // No tablet: the guest has a relative mouse only; move it by the client's delta.
@@ -147,9 +150,19 @@ void InputBridge::deliver(const InputEvent& ev) {
     last_y_ = pos->y;
   } else if (const auto* mot = std::get_if<MotionEvent>(&ev)) {
     buttons_ = mot->buttons;
+    absolute_ = false;
     if (mouse_sif) mouse_sif->motion(mouse_, mot->dx, mot->dy, 0, to_local_buttons(mot->buttons));
   } else if (const auto* btn = std::get_if<ButtonEvent>(&ev)) {
     buttons_ = btn->buttons;
+    if (absolute_ && agent_mouse_) {
+      // As the reference in client mode with the agent: the state at the last position,
+      // a wheel press as the U/D bits (its release clears them).
+      const int wheel = !btn->down ? 0
+                        : btn->button == SPICE_MOUSE_BUTTON_UP   ? -1
+                        : btn->button == SPICE_MOUSE_BUTTON_DOWN ? 1
+                                                                 : 0;
+      if (agent_mouse_(last_x_, last_y_, btn->buttons, wheel)) return;
+    }
     const uint32_t local = to_local_buttons(btn->buttons);
     if (btn->button == SPICE_MOUSE_BUTTON_UP || btn->button == SPICE_MOUSE_BUTTON_DOWN) {
       if (!btn->down) return;  // the wheel acts on press, as in the reference

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -51,6 +52,12 @@ class InputBridge {
   SpiceTabletInstance* tablet() const { return tablet_; }
   /// True when a tablet is registered (client mouse mode). Any thread.
   bool has_tablet() const { return has_tablet_.load(); }
+  /// Agent mouse mode (main-loop thread): while `fn` takes them (returns true), absolute
+  /// positions and, after one, buttons go to the guest agent instead of the tablet, as the
+  /// reference sends VD_AGENT_MOUSE_STATE. Arguments: x, y, SPICE button mask, wheel
+  /// (-1 up, 1 down, 0 none).
+  using AgentMouse = std::function<bool(int32_t x, int32_t y, uint32_t buttons, int wheel)>;
+  void set_agent_mouse(AgentMouse fn) { agent_mouse_ = std::move(fn); }
 
   /// Queues a client input event for the guest. Any thread. When full, the oldest pointer
   /// motion is dropped first; if there is none, the new event is dropped.
@@ -98,6 +105,8 @@ class InputBridge {
   bool have_pos_ = false;
   int32_t last_x_ = 0, last_y_ = 0;
   uint32_t buttons_ = 0;  // SPICE_MOUSE_BUTTON_MASK_* as the client last reported
+  bool absolute_ = false;  // the client last sent a position (client mouse mode)
+  AgentMouse agent_mouse_;
   std::atomic<bool> has_tablet_{false};
 };
 

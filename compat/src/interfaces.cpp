@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "abi.hpp"
+#include "agent_port.hpp"
 #include "qxl_worker.hpp"
 #include "reds.hpp"
 #include "spiceflow/core/log.hpp"
@@ -78,7 +79,7 @@ SPICEFLOW_EXPORT int spice_server_add_interface(SpiceServer* s, SpiceBaseInstanc
     auto* tablet = reinterpret_cast<SpiceTabletInstance*>(sin);
     tablet->st = &s->tablet_state;
     s->input->set_tablet(tablet);
-    if (s->server) s->server->set_client_mouse(true);
+    update_client_mouse(s);
     log::info("spiceflow compat: tablet registered: client mouse mode available");
     return 0;
   }
@@ -97,12 +98,17 @@ SPICEFLOW_EXPORT int spice_server_add_interface(SpiceServer* s, SpiceBaseInstanc
     st->reds = s;
     st->instance = dev;
     st->subtype = dev->subtype ? dev->subtype : "";
-    // Registered but not opened: we never call state(1), so the host treats the port as
-    // closed (guest writes are discarded by QEMU) until agent pass-through exists.
-    s->once.warn("char device " + st->subtype,
-                 "registered; data pass-through is not implemented yet (port stays closed)");
+    const bool vdagent = st->subtype == "vdagent";
+    if (vdagent && s->agent->attached()) return refuse(s, type, "a vdagent is already attached");
+    if (!vdagent) {
+      // Registered but not opened: we never call state(1), so the host treats the port as
+      // closed (guest writes are discarded by QEMU) until pass-through exists for it.
+      s->once.warn("char device " + st->subtype,
+                   "registered; data pass-through is not implemented yet (port stays closed)");
+    }
     dev->st = st.get();
     s->char_devices.push_back(std::move(st));
+    if (vdagent) s->agent->attach(dev);
     return 0;
   }
   if (type == SPICE_INTERFACE_PLAYBACK) {
@@ -166,7 +172,7 @@ SPICEFLOW_EXPORT int spice_server_remove_interface(SpiceBaseInstance* sin) {
     if (!tablet->st) return -1;
     RedsState* s = tablet->st->reds;
     if (s->input && s->input->tablet() == tablet) s->input->set_tablet(nullptr);
-    if (s->server) s->server->set_client_mouse(false);
+    update_client_mouse(s);
     tablet->st = nullptr;
     log::info("spiceflow compat: tablet removed: server mouse mode");
     return 0;
@@ -186,6 +192,7 @@ SPICEFLOW_EXPORT int spice_server_remove_interface(SpiceBaseInstance* sin) {
     auto* dev = reinterpret_cast<SpiceCharDeviceInstance*>(sin);
     if (!dev->st) return -1;
     RedsState* s = dev->st->reds;
+    if (s->agent && s->agent->device() == dev) s->agent->detach();
     std::erase_if(s->char_devices, [dev](const auto& st) { return st->instance == dev; });
     dev->st = nullptr;
     return 0;
@@ -233,7 +240,10 @@ SPICEFLOW_EXPORT int spice_server_kbd_leds(SpiceKbdInstance* sin, int leds) {
 
 SPICEFLOW_EXPORT void spice_server_char_device_wakeup(SpiceCharDeviceInstance* sin) {
   if (!sin || !sin->st) return;
-  // The port was never opened (state(1) not called), so the host has nothing queued for us.
+  // On the caller's thread, as the reference: QEMU expects the guest's data to be read
+  // before this returns. Other ports were never opened (no state(1)): nothing to do.
+  RedsState* s = sin->st->reds;
+  if (s->agent && s->agent->device() == sin) s->agent->wakeup();
 }
 
 SPICEFLOW_EXPORT void spice_server_port_event(SpiceCharDeviceInstance* sin, uint8_t event) {

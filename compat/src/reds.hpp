@@ -22,6 +22,7 @@
 #include "spiceflow/net/server.hpp"
 
 namespace spiceflow::compat {
+class AgentPort;
 class QxlSource;
 class QxlWorker;
 }  // namespace spiceflow::compat
@@ -96,6 +97,8 @@ struct RedsState {
   /// but are not shown yet.
   std::vector<std::unique_ptr<spiceflow::compat::QxlWorker>> workers;
   std::vector<std::unique_ptr<SpiceCharDeviceState>> char_devices;
+  /// The guest agent's port: the "vdagent" char device, when one is registered.
+  std::unique_ptr<spiceflow::compat::AgentPort> agent;
   std::vector<std::unique_ptr<SpicePlaybackState>> playbacks;
   std::vector<std::unique_ptr<SpiceRecordState>> records;
   SpiceMigrateInstance* migration = nullptr;
@@ -105,4 +108,8 @@ struct RedsState {
   SpiceMigrateState migrate_state{this};
   spiceflow::compat::LogOnce once;
 };
+
+/// Offers client mouse mode when something takes absolute positions: a tablet, or the
+/// guest agent with agent mouse on (the reference's reds_update_mouse_mode). Main loop.
+void update_client_mouse(RedsState* s);
 

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "abi.hpp"
+#include "agent_port.hpp"
 #include "qxl_source.hpp"
 #include "qxl_worker.hpp"
 #include "reds.hpp"
@@ -68,6 +69,14 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
     return -1;
   }
   s->input = std::move(*input);
+  auto agent = compat::AgentPort::create(core);
+  if (!agent) {
+    log::error("spiceflow compat: {}", agent.error().message);
+    return -1;
+  }
+  s->agent = std::move(*agent);
+  s->agent->set_running(s->vm_running);
+  s->opts.agent = s->agent->hooks();
 
   if (s->port <= 0) {
     log::error("spiceflow compat: no plain-text port set (TLS-only servers are not supported)");
@@ -157,6 +166,16 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
     return -1;
   }
   s->server = std::move(*server);
+  s->agent->set_server(s->server.get());
+  s->agent->set_filter({s->agent_copypaste, s->agent_file_xfer});
+  s->server->set_agent_filter(s->agent_copypaste, s->agent_file_xfer);
+  s->agent->on_attach_change([s] { update_client_mouse(s); });
+  s->input->set_agent_mouse([s](int32_t x, int32_t y, uint32_t buttons, int wheel) {
+    if (!s->agent_mouse || !s->agent->attached()) return false;
+    s->agent->mouse(uint32_t(x), uint32_t(y),
+                    net::agent::agent_buttons(buttons, wheel < 0, wheel > 0), 0);
+    return true;
+  });
   s->engine->start();
   net::Server* srv = s->server.get();
   s->server_thread = std::thread([srv] {
@@ -180,6 +199,7 @@ SPICEFLOW_EXPORT void spice_server_destroy(SpiceServer* s) {
   s->server.reset();
   s->engine.reset();
   s->source = nullptr;
+  s->agent.reset();  // after the server: its sessions' hooks post into the port
   s->input.reset();
   delete s;
 }
@@ -361,18 +381,34 @@ SPICEFLOW_EXPORT int spice_server_set_playback_compression(SpiceServer* s, int e
   return 0;
 }
 
+void update_client_mouse(RedsState* s) {
+  if (!s->server) return;
+  const bool agent = s->agent_mouse && s->agent && s->agent->attached();
+  s->server->set_client_mouse(agent || (s->input && s->input->has_tablet()));
+}
+
+// Agent settings apply at once, also while clients are connected (as the reference's).
+static void apply_agent_filter(SpiceServer* s) {
+  if (!s->server) return;
+  s->agent->set_filter({s->agent_copypaste, s->agent_file_xfer});
+  s->server->set_agent_filter(s->agent_copypaste, s->agent_file_xfer);
+}
+
 SPICEFLOW_EXPORT int spice_server_set_agent_mouse(SpiceServer* s, int enable) {
   s->agent_mouse = enable != 0;
+  update_client_mouse(s);
   return 0;
 }
 
 SPICEFLOW_EXPORT int spice_server_set_agent_copypaste(SpiceServer* s, int enable) {
   s->agent_copypaste = enable != 0;
+  apply_agent_filter(s);
   return 0;
 }
 
 SPICEFLOW_EXPORT int spice_server_set_agent_file_xfer(SpiceServer* s, int enable) {
   s->agent_file_xfer = enable != 0;
+  apply_agent_filter(s);
   return 0;
 }
 
@@ -387,7 +423,8 @@ SPICEFLOW_EXPORT int spice_server_get_peer_info(SpiceServer* s, struct sockaddr*
 }
 
 SPICEFLOW_EXPORT int spice_server_is_server_mouse(SpiceServer* s) {
-  return !(s->input && s->input->has_tablet());
+  const bool agent = s->agent_mouse && s->agent && s->agent->attached();
+  return !(agent || (s->input && s->input->has_tablet()));
 }
 
 SPICEFLOW_EXPORT void spice_server_set_name(SpiceServer* s, const char* name) {
@@ -405,11 +442,13 @@ SPICEFLOW_EXPORT void spice_server_set_uuid(SpiceServer* s, const uint8_t uuid[1
 SPICEFLOW_EXPORT void spice_server_vm_start(SpiceServer* s) {
   s->vm_running = true;
   for (auto& w : s->workers) w->start();
+  if (s->agent) s->agent->set_running(true);
 }
 
 SPICEFLOW_EXPORT void spice_server_vm_stop(SpiceServer* s) {
   s->vm_running = false;
   for (auto& w : s->workers) w->stop();
+  if (s->agent) s->agent->set_running(false);
 }
 
 SPICEFLOW_EXPORT int spice_server_get_num_clients(SpiceServer* s) {

@@ -18,6 +18,7 @@
 namespace spiceflow::net {
 
 class ChannelClient;
+class AgentRelay;
 
 /// What a channel needs from the server that owns it.
 class ServerContext {
@@ -35,6 +36,8 @@ class ServerContext {
   virtual bool client_mouse_allowed() const { return options().client_mouse; }
   /// The guest keyboard LEDs as last set (Server::set_keyboard_leds); 0 until then.
   virtual uint16_t keyboard_leds() const { return 0; }
+  /// The guest agent's side of the server; null when the host has no agent (ServerOptions::agent).
+  virtual AgentRelay* agent_relay() { return nullptr; }
 };
 
 /// The largest client message we accept; anything bigger closes the client.

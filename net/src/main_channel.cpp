@@ -1,20 +1,39 @@
-// The main channel: session set-up (INIT, NAME/UUID, CHANNELS_LIST), mouse modes and the
-// multimedia clock. No agent is attached yet: agent messages are accepted and ignored.
+// The main channel: session set-up (INIT, NAME/UUID, CHANNELS_LIST), mouse modes, the
+// multimedia clock, and the guest agent's traffic (AGENT_*), as the reference's
+// main-channel-client.cpp and reds.cpp do it:
+// - client -> agent: the client may send agent::kClientWindow AGENT_DATA messages ahead
+//   (MAIN_INIT / AGENT_CONNECTED_TOKENS); each is checked (size, VDAgentMessage framing,
+//   the copy & paste / file transfer filter) and handed to the host's device; its token
+//   comes back (AGENT_TOKEN, agent::kTokenBatch at a time) once the host has written it.
+//   A message over the client's tokens or malformed closes this client.
+// - agent -> client: after AGENT_START the client receives the agent's output within the
+//   tokens it gives (AGENT_START, AGENT_TOKEN), starting at a message boundary.
 #include <spice/enums.h>
 #include <spice/protocol.h>
 
 #include <array>
+#include <deque>
 
+#include "agent_relay.hpp"
 #include "channel.hpp"
+#include "spiceflow/core/bytes.hpp"
 #include "spiceflow/core/log.hpp"
 
 namespace spiceflow::net {
 
 namespace {
 
-class MainChannel final : public ChannelClient {
+class MainChannel final : public ChannelClient, public AgentEndpoint {
  public:
-  using ChannelClient::ChannelClient;
+  MainChannel(ServerContext& ctx, std::unique_ptr<Peer> peer, const LinkMess& link,
+              uint32_t session_id, int desktop)
+      : ChannelClient(ctx, std::move(peer), link, session_id, desktop),
+        relay_(ctx.agent_relay()) {
+    if (relay_) relay_->add(this);
+  }
+  ~MainChannel() override {
+    if (relay_) relay_->remove(this);
+  }
 
  protected:
   void start() override {
@@ -28,8 +47,9 @@ class MainChannel final : public ChannelClient {
     mouse_mode_ = client_mouse_ ? SPICE_MOUSE_MODE_CLIENT : SPICE_MOUSE_MODE_SERVER;
     init.supported_mouse_modes = supported_modes();
     init.current_mouse_mode = mouse_mode_;
-    init.agent_connected = 0;
-    init.agent_tokens = 0;
+    init.agent_connected = relay_ && relay_->attached() ? 1 : 0;
+    init.agent_tokens = agent::kClientWindow;
+    reset_agent();
     init.multi_media_time = ctx_.mm_time();
     init.ram_hint = 0;
     msg::Bytes body;
@@ -78,12 +98,31 @@ class MainChannel final : public ChannelClient {
         send_mouse_mode();
         return true;
       }
-      case SPICE_MSGC_MAIN_CLIENT_INFO:
-      case SPICE_MSGC_MAIN_AGENT_START:
+      case SPICE_MSGC_MAIN_AGENT_START: {
+        ByteReader r(body);
+        const uint32_t tokens = r.u32();
+        if (!r.ok()) return false;
+        if (!relay_ || !relay_->attached()) return true;  // as the reference: no agent, no-op
+        agent_started_ = true;
+        send_tokens_ = tokens;
+        write_filter_.configure(relay_->filter());
+        write_filter_.set_discard_all(false);
+        synced_ = false;
+        return true;
+      }
+      case SPICE_MSGC_MAIN_AGENT_TOKEN: {
+        ByteReader r(body);
+        const uint32_t tokens = r.u32();
+        if (!r.ok()) return false;
+        if (!relay_ || !relay_->attached()) return true;
+        send_tokens_ += tokens;
+        flush_agent();
+        return true;
+      }
       case SPICE_MSGC_MAIN_AGENT_DATA:
-      case SPICE_MSGC_MAIN_AGENT_TOKEN:
+        return agent_data(body);
+      case SPICE_MSGC_MAIN_CLIENT_INFO:
       case SPICE_MSGC_MAIN_QUALITY_INDICATOR:
-        // No guest agent behind a synthetic desktop (AGENT_CONNECTED was never sent).
         return true;
       case SPICE_MSGC_MAIN_MIGRATE_CONNECTED:
       case SPICE_MSGC_MAIN_MIGRATE_CONNECT_ERROR:
@@ -108,7 +147,91 @@ class MainChannel final : public ChannelClient {
     send_mouse_mode();
   }
 
+  // AgentEndpoint (loop thread)
+  void agent_attached(bool attached) override {
+    reset_agent();
+    msg::Bytes out;
+    if (!attached) {
+      ByteWriter(out).u32(SPICE_LINK_ERR_OK);
+      send(SPICE_MSG_MAIN_AGENT_DISCONNECTED, out);
+    } else if (has_channel_cap(SPICE_MAIN_CAP_AGENT_CONNECTED_TOKENS)) {
+      ByteWriter(out).u32(agent::kClientWindow);
+      send(SPICE_MSG_MAIN_AGENT_CONNECTED_TOKENS, out);
+    } else {
+      send_empty(SPICE_MSG_MAIN_AGENT_CONNECTED);
+    }
+  }
+  void agent_output(const std::shared_ptr<const AgentPiece>& piece) override {
+    if (!agent_started_) return;
+    // A client that started mid-message gets the agent's output from the next message on.
+    if (!synced_ && !piece->message_start()) return;
+    synced_ = true;
+    agent_out_.push_back(piece);
+    flush_agent();
+  }
+  void agent_consumed(uint64_t generation) override {
+    if (!relay_ || generation != relay_->generation()) return;  // an older agent's window
+    give_tokens(tokens_.release());
+  }
+  uint32_t agent_session() const override { return session_id_; }
+
+ protected:
+  void on_room() override { flush_agent(); }
+
  private:
+  // The agent (re)connected or went away: the client starts over with a full window and
+  // must send AGENT_START again; what was queued for it belonged to the old agent.
+  void reset_agent() {
+    agent_started_ = false;
+    send_tokens_ = 0;
+    synced_ = false;
+    agent_out_.clear();
+    tokens_.reset();
+    // Until AGENT_START the client's data goes nowhere (the reference's discard_all).
+    write_filter_.reset(true);
+  }
+
+  bool agent_data(std::span<const uint8_t> body) {
+    if (!relay_ || !relay_->attached() || !agent_started_) {
+      // Sent before AGENT_START or for an agent that has gone: dropped (the reference
+      // accepts and discards it, without counting tokens).
+      return true;
+    }
+    if (!tokens_.take()) {
+      fail("agent token violation: AGENT_DATA beyond the " +
+           std::to_string(agent::kClientWindow) + "-message window");
+      return true;
+    }
+    switch (write_filter_.process(body)) {
+      case agent::MessageFilter::Verdict::protocol_error:
+        fail("invalid agent data: " + write_filter_.error());
+        return true;
+      case agent::MessageFilter::Verdict::discard:
+        give_tokens(tokens_.release());
+        return true;
+      case agent::MessageFilter::Verdict::forward:
+        relay_->to_device(AgentChunk{session_id_, relay_->generation(),
+                                     std::vector<uint8_t>(body.begin(), body.end())});
+        return true;
+    }
+    return true;
+  }
+
+  void give_tokens(uint32_t n) {
+    if (n == 0) return;
+    msg::Bytes out;
+    ByteWriter(out).u32(n);
+    send(SPICE_MSG_MAIN_AGENT_TOKEN, out);
+  }
+
+  void flush_agent() {
+    while (!agent_out_.empty() && send_tokens_ > 0 && can_send()) {
+      send(SPICE_MSG_MAIN_AGENT_DATA, agent_out_.front()->data());
+      agent_out_.pop_front();
+      --send_tokens_;
+    }
+  }
+
   uint16_t supported_modes() const {
     return uint16_t(SPICE_MOUSE_MODE_SERVER | (client_mouse_ ? SPICE_MOUSE_MODE_CLIENT : 0));
   }
@@ -120,6 +243,15 @@ class MainChannel final : public ChannelClient {
 
   bool client_mouse_ = true;
   uint32_t mouse_mode_ = SPICE_MOUSE_MODE_CLIENT;
+
+  // The guest agent (all loop thread).
+  AgentRelay* const relay_;  // null: the host has no agent
+  bool agent_started_ = false;                // AGENT_START since the agent (re)connected
+  uint64_t send_tokens_ = 0;                  // AGENT_DATA we may still send
+  bool synced_ = false;                       // output is flowing from a message start
+  std::deque<std::shared_ptr<const AgentPiece>> agent_out_;  // ≤ Server::kAgentInFlight
+  agent::TokenWindow tokens_;                 // the client's tokens for AGENT_DATA
+  agent::MessageFilter write_filter_{{}, true};
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "agent_relay.hpp"
 #include "channel.hpp"
 #include "spiceflow/core/bytes.hpp"
 #include "spiceflow/core/log.hpp"
@@ -146,15 +147,18 @@ struct Server::Impl final : ServerContext {
   // Addresses of linked channels, kept for their disconnected event (the socket may be
   // gone by then). Loop thread; only when opts.on_channel_event is set.
   std::unordered_map<ChannelClient*, ChannelEvent> channel_events;
+  AgentRelay agent;  // loop thread (its in-flight count: any thread)
 
   ServerStats live;  // loop thread only
   mutable std::mutex stats_mu;
   ServerStats snapshot;  // guarded by stats_mu
   uint64_t closed_sent = 0, closed_received = 0;
 
-  Impl(const ServerOptions& o, engine::Engine& e) : opts(o), engine(e), client_mouse(o.client_mouse) {}
+  Impl(const ServerOptions& o, engine::Engine& e)
+      : opts(o), engine(e), client_mouse(o.client_mouse), agent(o.agent) {}
   ~Impl() override {
     for (size_t i = 0; i < subscriptions.size(); ++i) engine.desktop(i).unsubscribe(subscriptions[i]);
+    agent.shutdown();  // closing the sessions below must not call into the host
     channels.clear();
     links.clear();
     for (auto& l : listeners) {
@@ -175,6 +179,7 @@ struct Server::Impl final : ServerContext {
 
   bool client_mouse_allowed() const override { return client_mouse; }
   uint16_t keyboard_leds() const override { return leds; }
+  AgentRelay* agent_relay() override { return agent.enabled() ? &agent : nullptr; }
   void server_state_changed() {
     for (auto& [ptr, ch] : channels) ch->on_server_state();
   }
@@ -541,6 +546,32 @@ void Server::set_keyboard_leds(uint16_t leds) {
     p->leds = leds;
     p->server_state_changed();
   });
+}
+
+void Server::set_agent_attached(bool attached) {
+  Impl* p = impl_.get();
+  p->loop_->post([p, attached] { p->agent.set_attached(attached); });
+}
+
+bool Server::agent_send(std::vector<uint8_t> piece, bool message_start) {
+  Impl* p = impl_.get();
+  const bool room = p->agent.reserve();
+  p->loop_->post([p, piece = std::move(piece), message_start]() mutable {
+    p->agent.send(std::move(piece), message_start);
+  });
+  return room;
+}
+
+bool Server::agent_has_room() const { return impl_->agent.has_room(); }
+
+void Server::agent_consumed(uint32_t session, uint64_t generation) {
+  Impl* p = impl_.get();
+  p->loop_->post([p, session, generation] { p->agent.consumed(session, generation); });
+}
+
+void Server::set_agent_filter(bool copy_paste, bool file_xfer) {
+  Impl* p = impl_.get();
+  p->loop_->post([p, copy_paste, file_xfer] { p->agent.set_filter({copy_paste, file_xfer}); });
 }
 
 ServerStats Server::stats() const {

@@ -380,14 +380,16 @@ TEST(CompatAbi, InterfacesRegisterAndMouseModeFollowsTheTablet) {
   tablet2.base.sif = &future.base;
   EXPECT_EQ(spice_server_add_interface(s, &tablet2.base), -1);
 
-  // The vdagent port registers (and stays closed); audio takes samples.
+  // The vdagent port opens on add and closes on remove (tests/compat/agent_port_test.cpp
+  // drives its data); with agent mouse on (the default) it offers client mouse mode.
+  static std::vector<int> vdagent_states;
   static const SpiceCharDeviceInterface char_if = [] {
     SpiceCharDeviceInterface c{};
     c.base.type = SPICE_INTERFACE_CHAR_DEVICE;
     c.base.description = "vdagent";
     c.base.major_version = SPICE_INTERFACE_CHAR_DEVICE_MAJOR;
     c.base.minor_version = SPICE_INTERFACE_CHAR_DEVICE_MINOR;
-    c.state = [](SpiceCharDeviceInstance*, int) { ADD_FAILURE() << "the port must stay closed"; };
+    c.state = [](SpiceCharDeviceInstance*, int on) { vdagent_states.push_back(on); };
     c.write = [](SpiceCharDeviceInstance*, const uint8_t*, int) { return 0; };
     c.read = [](SpiceCharDeviceInstance*, uint8_t*, int) { return 0; };
     return c;
@@ -396,8 +398,12 @@ TEST(CompatAbi, InterfacesRegisterAndMouseModeFollowsTheTablet) {
   vdagent.base.sif = &char_if.base;
   vdagent.subtype = "vdagent";
   ASSERT_EQ(spice_server_add_interface(s, &vdagent.base), 0);
+  EXPECT_EQ(vdagent_states, std::vector<int>{1});
+  EXPECT_EQ(spice_server_is_server_mouse(s), 0);
   spice_server_char_device_wakeup(&vdagent);
   EXPECT_EQ(spice_server_remove_interface(&vdagent.base), 0);
+  EXPECT_EQ(vdagent_states, (std::vector<int>{1, 0}));
+  EXPECT_EQ(spice_server_is_server_mouse(s), 1);
 
   static const SpicePlaybackInterface pb_if = [] {
     SpicePlaybackInterface p{};

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <sys/socket.h>
 
@@ -52,6 +53,31 @@ struct ChannelEvent {
   socklen_t peer_len = 0;
 };
 
+/// A client's AGENT_DATA on its way to the host's agent device.
+struct AgentChunk {
+  uint32_t session = 0;       ///< the sending client's session id
+  uint64_t generation = 0;    ///< which agent connection it was for (Server::agent_consumed)
+  std::vector<uint8_t> data;  ///< one AGENT_DATA body, at most agent::kMaxData bytes
+};
+
+/// How the server hands the guest agent's traffic to the host that owns the agent's
+/// character device (compat/: the "vdagent" char device). Called on the loop thread; they
+/// must not block. Without `to_device` the server has no agent: MAIN_INIT says none and
+/// agent messages are ignored.
+struct AgentHooks {
+  /// Client data for the device (as a VDP_CLIENT_PORT chunk), already checked: size,
+  /// VDAgentMessage framing, the copy & paste / file transfer filter and the client's
+  /// tokens. The host calls Server::agent_consumed() for each once it has been written to
+  /// the device (or dropped): that gives the client its token back.
+  std::function<void(AgentChunk)> to_device;
+  /// The last client session ended while the agent was attached (the host tells the agent,
+  /// VD_AGENT_CLIENT_DISCONNECTED, as the reference does).
+  std::function<void()> clients_gone;
+  /// Agent output in flight dropped below Server::kAgentInFlight: the host may read its
+  /// device again.
+  std::function<void()> room;
+};
+
 struct ServerOptions {
   std::string addr = "127.0.0.1";
   uint16_t port = 5900;  ///< desktop i listens on port + i
@@ -70,6 +96,8 @@ struct ServerOptions {
   /// Called on the loop thread when a channel is linked (connected, then initialized) and
   /// when it closes (disconnected). Must not block.
   std::function<void(const ChannelEvent&)> on_channel_event;
+  /// The guest agent's device (compat/); unset: no agent.
+  AgentHooks agent;
 };
 
 struct ServerStats {
@@ -103,6 +131,28 @@ class Server {
   /// The guest keyboard's LEDs (SPICE_KEYBOARD_MODIFIER_FLAGS_*): sent to every inputs
   /// channel's client (INPUTS_KEY_MODIFIERS) and in later INPUTS_INIT. Thread-safe.
   void set_keyboard_leds(uint16_t leds);
+
+  /// At most this many pieces of agent output are between agent_send() and the clients'
+  /// sockets; the host reads no more from its device meanwhile (the guest's port fills and
+  /// the agent waits), so a slow client never makes agent data pile up here.
+  static constexpr size_t kAgentInFlight = 16;
+  /// The host's agent device appeared (true) or went away (false): every main channel sends
+  /// AGENT_CONNECTED_TOKENS (or AGENT_CONNECTED) / AGENT_DISCONNECTED, and MAIN_INIT
+  /// reports it to sessions that start later. Thread-safe.
+  void set_agent_attached(bool attached);
+  /// One piece of the agent's output (the data of a VDP_CLIENT_PORT chunk, at most
+  /// agent::kMaxData bytes; `message_start` when it begins a VDAgentMessage) for every
+  /// client that started the agent (AGENT_START); dropped when none did. Thread-safe.
+  /// Returns false when kAgentInFlight pieces are now in flight: read no more until
+  /// AgentHooks::room is called.
+  bool agent_send(std::vector<uint8_t> piece, bool message_start);
+  /// Whether agent_send() would be within kAgentInFlight now. Thread-safe.
+  bool agent_has_room() const;
+  /// A chunk from AgentHooks::to_device was written to the device or dropped. Thread-safe.
+  void agent_consumed(uint32_t session, uint64_t generation);
+  /// spice_server_set_agent_copypaste / _file_xfer: client data of the disabled kinds is
+  /// dropped. Thread-safe.
+  void set_agent_filter(bool copy_paste, bool file_xfer);
 
   struct Impl;
 
