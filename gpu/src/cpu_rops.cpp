@@ -34,14 +34,7 @@ PixmanImagePtr wrap(const Image& img, pixman_format_code_t format) {
 class MaskTest {
  public:
   MaskTest(const Mask& m, Point box_origin) : m_(m), ox_(box_origin.x - m.pos.x), oy_(box_origin.y - m.pos.y) {}
-  Status check() const {
-    if (m_.empty()) return Status::success();
-    if (m_.size.width < 0 || m_.size.height < 0 ||
-        m_.bits.size() != size_t(m_.size.width) * size_t(m_.size.height)) {
-      return make_error("mask bits do not match its size");
-    }
-    return Status::success();
-  }
+  Status check() const { return check_mask(m_); }
   bool drawn(int32_t x, int32_t y) const {
     if (m_.empty()) return true;
     const int64_t mx = int64_t(x) - ox_;
@@ -259,40 +252,14 @@ Result<Rect> draw_text(Image& dst, const Rect& bounds, const TextOp& op) {
   if (op.fore_brush.kind != Brush::Kind::solid) {
     return make_error("text with a pattern fore brush is not supported by the cpu backend yet");
   }
-  // The string's coverage mask over the union of the glyph boxes (render_pos +
-  // glyph_origin), overlapping glyphs combined by maximum, as the canvas builds it.
-  Rect extent;
-  for (const Glyph& g : op.glyphs) {
-    if (g.size.width < 0 || g.size.height < 0 ||
-        g.coverage.size() != size_t(g.size.width) * size_t(g.size.height)) {
-      return make_error("glyph coverage does not match its size");
-    }
-    const Rect box{g.render_pos.x + g.glyph_origin.x, g.render_pos.y + g.glyph_origin.y,
-                   g.size.width, g.size.height};
-    if (!edges_fit(box)) return make_error("glyph " + describe(box) + " overflows");
-    extent = bounding_union(extent, box);
-  }
-  const Rect r = intersect(extent, clip);
+  // The string's coverage mask over the union of the glyph boxes, as the canvas builds it.
+  auto extent = glyph_extent(op.glyphs);
+  if (!extent) return extent.error();
+  const Rect r = intersect(*extent, clip);
   if (r.empty()) return damaged;
   const int32_t stride = (r.width + 3) & ~3;
   std::vector<uint8_t> cover(size_t(stride) * size_t(r.height), 0);
-  for (const Glyph& g : op.glyphs) {
-    const Rect box{g.render_pos.x + g.glyph_origin.x, g.render_pos.y + g.glyph_origin.y,
-                   g.size.width, g.size.height};
-    const Rect part = intersect(box, r);
-    for (int32_t y = part.y; y < part.bottom(); ++y) {
-      const uint8_t* src = g.coverage.data() + size_t(y - box.y) * size_t(g.size.width) - box.x;
-      uint8_t* out = cover.data() + size_t(y - r.y) * size_t(stride) - r.x;
-      for (int32_t x = part.x; x < part.right(); ++x) {
-        // The canvas's A1 mask is 0/255 and its A4 mask keeps the nibble in the high bits
-        // (0xf -> 0xf0); the IR carries A4 as nibble * 17.
-        uint8_t c = src[x];
-        if (op.bpp == 1) c = c ? 0xff : 0;
-        else if (op.bpp == 4) c &= 0xf0;
-        out[x] = std::max(out[x], c);
-      }
-    }
-  }
+  glyph_coverage(op.glyphs, op.bpp, r, cover.data(), size_t(stride));
   PixmanImagePtr mask(pixman_image_create_bits(PIXMAN_a8, r.width, r.height,
                                                reinterpret_cast<uint32_t*>(cover.data()), stride));
   PixmanImagePtr target(pixman_image_create_bits(PIXMAN_a8r8g8b8, dst.width(), dst.height(),

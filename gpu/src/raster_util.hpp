@@ -4,11 +4,12 @@
 /// the Vulkan backend plans with them and its shader numbers the rops the same way.
 #include <spice/enums.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
 
-#include "spiceflow/core/geometry.hpp"
+#include "spiceflow/core/draw.hpp"
 
 namespace spiceflow::gpu {
 
@@ -92,6 +93,59 @@ inline Rop rop_of(uint16_t desc, uint16_t src_invert) {
   if (desc & SPICE_ROPD_OP_WHITENESS) return Rop::set;
   if (desc & SPICE_ROPD_OP_INVERS) return Rop::invert;
   return Rop::copy;
+}
+
+/// A mask whose bits do not match its size is an error (an empty mask is none).
+inline Status check_mask(const Mask& m) {
+  if (m.empty()) return Status::success();
+  if (m.size.width < 0 || m.size.height < 0 ||
+      m.bits.size() != size_t(m.size.width) * size_t(m.size.height)) {
+    return make_error("mask bits do not match its size");
+  }
+  return Status::success();
+}
+
+/// Where glyph `g` lands: render_pos + glyph_origin, its size.
+inline Rect glyph_box(const Glyph& g) {
+  return {g.render_pos.x + g.glyph_origin.x, g.render_pos.y + g.glyph_origin.y, g.size.width, g.size.height};
+}
+
+/// The union of the glyph boxes, or an error for a glyph whose coverage does not match its
+/// size or whose box overflows.
+inline Result<Rect> glyph_extent(const std::vector<Glyph>& glyphs) {
+  Rect extent;
+  for (const Glyph& g : glyphs) {
+    if (g.size.width < 0 || g.size.height < 0 ||
+        g.coverage.size() != size_t(g.size.width) * size_t(g.size.height)) {
+      return make_error("glyph coverage does not match its size");
+    }
+    const Rect box = glyph_box(g);
+    if (!edges_fit(box)) return make_error("glyph " + describe(box) + " overflows");
+    extent = bounding_union(extent, box);
+  }
+  return extent;
+}
+
+/// The coverage mask of a string over `r` (inside the glyphs' checked extent), as the canvas
+/// builds it: overlapping glyphs combined by maximum, A1 coverage 0/255, A4 keeping the nibble
+/// in the high bits (the IR carries A4 as nibble * 17). `out` has `stride` bytes per row and
+/// is zero-filled by the caller.
+inline void glyph_coverage(const std::vector<Glyph>& glyphs, uint8_t bpp, const Rect& r, uint8_t* out,
+                           size_t stride) {
+  for (const Glyph& g : glyphs) {
+    const Rect box = glyph_box(g);
+    const Rect part = intersect(box, r);
+    for (int32_t y = part.y; y < part.bottom(); ++y) {
+      const uint8_t* in = g.coverage.data() + size_t(y - box.y) * size_t(g.size.width);
+      uint8_t* row = out + size_t(y - r.y) * stride;
+      for (int32_t x = part.x; x < part.right(); ++x) {
+        uint8_t c = in[x - box.x];
+        if (bpp == 1) c = c ? 0xff : 0;
+        else if (bpp == 4) c &= 0xf0;
+        row[x - r.x] = std::max(row[x - r.x], c);
+      }
+    }
+  }
 }
 
 }  // namespace spiceflow::gpu

@@ -18,7 +18,19 @@ constexpr const char* kLoaderName = "libvulkan.so.1";
 constexpr const char* kValidationLayer = "VK_LAYER_KHRONOS_validation";
 
 std::string vk_error(const char* what, VkResult r) {
-  return std::string(what) + " failed (VkResult " + std::to_string(int(r)) + ")";
+  const char* name = "";
+  switch (r) {
+    case VK_ERROR_OUT_OF_HOST_MEMORY: name = ": VK_ERROR_OUT_OF_HOST_MEMORY"; break;
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY: name = ": VK_ERROR_OUT_OF_DEVICE_MEMORY"; break;
+    case VK_ERROR_INITIALIZATION_FAILED: name = ": VK_ERROR_INITIALIZATION_FAILED"; break;
+    case VK_ERROR_DEVICE_LOST: name = ": VK_ERROR_DEVICE_LOST"; break;
+    case VK_ERROR_LAYER_NOT_PRESENT: name = ": VK_ERROR_LAYER_NOT_PRESENT"; break;
+    case VK_ERROR_EXTENSION_NOT_PRESENT: name = ": VK_ERROR_EXTENSION_NOT_PRESENT"; break;
+    case VK_ERROR_FEATURE_NOT_PRESENT: name = ": VK_ERROR_FEATURE_NOT_PRESENT"; break;
+    case VK_ERROR_INCOMPATIBLE_DRIVER: name = ": VK_ERROR_INCOMPATIBLE_DRIVER, no usable Vulkan driver (ICD) installed"; break;
+    default: break;
+  }
+  return std::string(what) + " failed (VkResult " + std::to_string(int(r)) + name + ")";
 }
 
 const char* type_name(VkPhysicalDeviceType t) {

@@ -336,15 +336,6 @@ class Planner {
     return Status::success();
   }
 
-  static Status check_mask(const Mask& m) {
-    if (m.empty()) return Status::success();
-    if (m.size.width < 0 || m.size.height < 0 ||
-        m.bits.size() != size_t(m.size.width) * size_t(m.size.height)) {
-      return err("mask bits do not match its size");
-    }
-    return Status::success();
-  }
-
   // Points `op` at mask `m` for its frame `r` (box origin `box`). False when the mask lets
   // no pixel of `r` through (nothing to dispatch).
   bool set_mask(GpuOp& op, const Mask& m, const Rect& box, const Rect& r) {
@@ -524,21 +515,10 @@ class Planner {
     const bool fore = !t.glyphs.empty() && t.fore_brush.kind != Brush::Kind::none;
     if (fore && t.fore_brush.kind != Brush::Kind::solid) {
       glyph_error = err("text with a pattern fore brush is not supported by the cpu backend yet");
-    }
-    for (const Glyph& g : t.glyphs) {
-      if (!fore || glyph_error) break;
-      if (g.size.width < 0 || g.size.height < 0 ||
-          g.coverage.size() != size_t(g.size.width) * size_t(g.size.height)) {
-        glyph_error = err("glyph coverage does not match its size");
-        break;
-      }
-      const Rect box{g.render_pos.x + g.glyph_origin.x, g.render_pos.y + g.glyph_origin.y, g.size.width,
-                     g.size.height};
-      if (!edges_fit(box)) {
-        glyph_error = err("glyph " + describe(box) + " overflows");
-        break;
-      }
-      extent = bounding_union(extent, box);
+    } else if (fore) {
+      auto e = glyph_extent(t.glyphs);
+      if (e) extent = *e;
+      else glyph_error = e.error();
     }
     if (glyph_error && !cmd_.clip_rects.empty()) {
       if (!t.back_area.empty() && t.fore_mode != SPICE_ROPD_OP_PUT) return Rect{};  // skipped first
@@ -560,22 +540,7 @@ class Planner {
     const Rect r = intersect(extent, clip);
     if (r.empty()) return damaged;
     std::vector<uint8_t> cover(size_t(r.width) * size_t(r.height), 0);
-    for (const Glyph& g : t.glyphs) {
-      const Rect box{g.render_pos.x + g.glyph_origin.x, g.render_pos.y + g.glyph_origin.y, g.size.width,
-                     g.size.height};
-      const Rect part = intersect(box, r);
-      for (int32_t y = part.y; y < part.bottom(); ++y) {
-        const uint8_t* in = g.coverage.data() + size_t(y - box.y) * size_t(g.size.width);
-        uint8_t* out = cover.data() + size_t(y - r.y) * size_t(r.width);
-        for (int32_t x = part.x; x < part.right(); ++x) {
-          // A1 coverage is 0/255, A4 keeps the nibble in the high bits (as the canvas).
-          uint8_t c = in[x - box.x];
-          if (t.bpp == 1) c = c ? 0xff : 0;
-          else if (t.bpp == 4) c &= 0xf0;
-          out[x - r.x] = std::max(out[x - r.x], c);
-        }
-      }
-    }
+    glyph_coverage(t.glyphs, t.bpp, r, cover.data(), size_t(r.width));
     GpuOp op = base_op();
     set_frame(op, r);
     op.kind = kSolid;
