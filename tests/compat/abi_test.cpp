@@ -1,7 +1,7 @@
 // The libspice-server C ABI of build/compat/libspice-server.so.1, driven the way QEMU drives
-// it: a fake host main loop (SpiceCoreInterface watches polled here), a keyboard, and a QXL
-// device in VGA style (host-memory commands in memslot group 0) whose DRAW_COPY must end up
-// in the primary surface's memory after spice_qxl_update_area. Only the exported C API is
+// it: a fake host (fake_host.hpp; its watches and timers never run here), a keyboard, and a
+// QXL device in VGA style (host-memory commands in memslot group 0) whose DRAW_COPY must end
+// up in the primary surface's memory after spice_qxl_update_area. Only the exported C API is
 // used (the library's internals are hidden).
 #define SPICE_SERVER_INTERNAL 1
 #include <spice.h>
@@ -21,19 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "fake_host.hpp"
 #include "support/loopback.hpp"
-
-// The host's watch and timer handles (opaque to the library). Timers never fire here.
-struct SpiceWatch {
-  int fd;
-  int mask;
-  SpiceWatchFunc func;
-  void* opaque;
-};
-struct SpiceTimer {
-  SpiceTimerFunc func;
-  void* opaque;
-};
 
 namespace {
 
@@ -48,44 +37,6 @@ bool port_open(int port) {
   const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   ::close(fd);
   return ok;
-}
-
-std::vector<SpiceWatch*>& watches() {
-  static std::vector<SpiceWatch*> w;
-  return w;
-}
-
-SpiceTimer* timer_add(SpiceTimerFunc func, void* opaque) { return new SpiceTimer{func, opaque}; }
-void timer_start(SpiceTimer*, uint32_t) {}
-void timer_cancel(SpiceTimer*) {}
-void timer_remove(SpiceTimer* t) { delete t; }
-SpiceWatch* watch_add(int fd, int mask, SpiceWatchFunc func, void* opaque) {
-  auto* w = new SpiceWatch{fd, mask, func, opaque};
-  watches().push_back(w);
-  return w;
-}
-void watch_update_mask(SpiceWatch* w, int mask) { w->mask = mask; }
-void watch_remove(SpiceWatch* w) {
-  std::erase(watches(), w);
-  delete w;
-}
-void channel_event(int, SpiceChannelEventInfo*) {}
-
-SpiceCoreInterface make_core() {
-  SpiceCoreInterface core{};
-  core.base.type = SPICE_INTERFACE_CORE;
-  core.base.description = "test core";
-  core.base.major_version = SPICE_INTERFACE_CORE_MAJOR;
-  core.base.minor_version = SPICE_INTERFACE_CORE_MINOR;
-  core.timer_add = timer_add;
-  core.timer_start = timer_start;
-  core.timer_cancel = timer_cancel;
-  core.timer_remove = timer_remove;
-  core.watch_add = watch_add;
-  core.watch_update_mask = watch_update_mask;
-  core.watch_remove = watch_remove;
-  core.channel_event = channel_event;
-  return core;
 }
 
 // ---- a fake QXL device in VGA style (commands in host memory, group 0)
@@ -235,7 +186,7 @@ TEST(CompatAbi, ConfigurationCallsReturnTheDocumentedValues) {
 }
 
 TEST(CompatAbi, QxlDrawCopyReachesGuestMemory) {
-  static SpiceCoreInterface core = make_core();
+  static SpiceCoreInterface core = fake_host::core();
   SpiceServer* s = spice_server_new();
   const int port = free_port();
   ASSERT_EQ(spice_server_set_port(s, port), 0);
@@ -342,11 +293,11 @@ TEST(CompatAbi, QxlDrawCopyReachesGuestMemory) {
   EXPECT_EQ(spice_server_remove_interface(&kbd.base), 0);
   EXPECT_EQ(kbd.st, nullptr);
   spice_server_destroy(s);
-  EXPECT_TRUE(watches().empty()) << "the input watch must be removed on destroy";
+  EXPECT_TRUE(fake_host::watches().empty()) << "the input watch must be removed on destroy";
 }
 
 TEST(CompatAbi, InterfacesRegisterAndMouseModeFollowsTheTablet) {
-  static SpiceCoreInterface core = make_core();
+  static SpiceCoreInterface core = fake_host::core();
   SpiceServer* s = spice_server_new();
   ASSERT_EQ(spice_server_set_port(s, free_port()), 0);
   spice_server_set_addr(s, "127.0.0.1", 0);

@@ -4,113 +4,26 @@
 // inputs channels talks to it. Checks the device callbacks' semantics (state, partial
 // writes retried, reads on wakeup), the chunking and tokens both ways, agent mouse mode,
 // VD_AGENT_CLIENT_DISCONNECTED, and that a misbehaving agent is detached.
-#define SPICE_SERVER_INTERNAL 1
-#include <spice.h>
 #include <spice/enums.h>
 #include <spice/protocol.h>
 #include <spice/vd_agent.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstring>
-#include <functional>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "fake_host.hpp"
 #include "support/loopback.hpp"
-
-struct SpiceWatch {
-  int fd;
-  int mask;
-  SpiceWatchFunc func;
-  void* opaque;
-};
-struct SpiceTimer {
-  SpiceTimerFunc func;
-  void* opaque;
-  bool armed = false;
-};
 
 namespace {
 
 using Bytes = std::vector<uint8_t>;
-
-// ---- the fake host's main loop
-std::vector<SpiceWatch*> g_watches;
-std::vector<SpiceTimer*> g_timers;
-
-SpiceTimer* timer_add(SpiceTimerFunc func, void* opaque) {
-  g_timers.push_back(new SpiceTimer{func, opaque});
-  return g_timers.back();
-}
-void timer_start(SpiceTimer* t, uint32_t) { t->armed = true; }
-void timer_cancel(SpiceTimer* t) { t->armed = false; }
-void timer_remove(SpiceTimer* t) {
-  std::erase(g_timers, t);
-  delete t;
-}
-SpiceWatch* watch_add(int fd, int mask, SpiceWatchFunc func, void* opaque) {
-  g_watches.push_back(new SpiceWatch{fd, mask, func, opaque});
-  return g_watches.back();
-}
-void watch_update_mask(SpiceWatch* w, int mask) { w->mask = mask; }
-void watch_remove(SpiceWatch* w) {
-  std::erase(g_watches, w);
-  delete w;
-}
-void channel_event(int, SpiceChannelEventInfo*) {}
-
-SpiceCoreInterface make_core() {
-  SpiceCoreInterface core{};
-  core.base.type = SPICE_INTERFACE_CORE;
-  core.base.description = "test core";
-  core.base.major_version = SPICE_INTERFACE_CORE_MAJOR;
-  core.base.minor_version = SPICE_INTERFACE_CORE_MINOR;
-  core.timer_add = timer_add;
-  core.timer_start = timer_start;
-  core.timer_cancel = timer_cancel;
-  core.timer_remove = timer_remove;
-  core.watch_add = watch_add;
-  core.watch_update_mask = watch_update_mask;
-  core.watch_remove = watch_remove;
-  core.channel_event = channel_event;
-  return core;
-}
-
-// One main-loop iteration: readable watches run; armed timers fire (every iteration
-// stands for their 100 ms).
-void host_iteration() {
-  std::vector<pollfd> fds;
-  for (auto* w : g_watches) fds.push_back({w->fd, POLLIN, 0});
-  ::poll(fds.data(), fds.size(), 2);
-  for (const auto& p : fds) {
-    if (!(p.revents & POLLIN)) continue;
-    for (auto* w : std::vector<SpiceWatch*>(g_watches)) {
-      if (w->fd == p.fd) w->func(w->fd, SPICE_WATCH_EVENT_READ, w->opaque);
-    }
-  }
-  for (auto* t : std::vector<SpiceTimer*>(g_timers)) {
-    if (t->armed) {
-      t->armed = false;
-      t->func(t->opaque);
-    }
-  }
-}
-
-bool run_until(const std::function<bool()>& pred, int ms = 5000) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    host_iteration();
-  }
-  return pred();
-}
+using fake_host::run_until;
 
 // ---- the guest side of the agent's port
 struct FakeAgent {
@@ -333,8 +246,8 @@ class CompatAgent : public ::testing::Test {
   }
   void TearDown() override {
     spice_server_destroy(s_);
-    EXPECT_TRUE(g_watches.empty());
-    EXPECT_TRUE(g_timers.empty());
+    EXPECT_TRUE(fake_host::watches().empty());
+    EXPECT_TRUE(fake_host::timers().empty());
   }
   // A main channel that started the agent (AGENT_START acknowledged by a round trip).
   // Returns MAIN_INIT's body.
@@ -351,7 +264,7 @@ class CompatAgent : public ::testing::Test {
     return init->body;
   }
 
-  SpiceCoreInterface core_ = make_core();
+  SpiceCoreInterface core_ = fake_host::core();
   SpiceServer* s_ = nullptr;
   int port_ = 0;
   FakeAgent agent_;
