@@ -28,6 +28,14 @@ const uint kOver = 2u;         // dst = s OVER dst (global alpha in `alpha`) | X
 const uint kRaw = 3u;          // dst = s (snapshots into scratch buffers; X kept)
 const uint kCoverOver = 4u;    // dst = (s IN mask byte) OVER dst | X (text: the mask is coverage)
 
+// What kind of op this pipeline draws: specialization constants, so each pipeline holds only
+// its own path (no divergence, and lavapipe does not run every branch under a mask). `kind`,
+// `combine` and `rop` in the push constants repeat them for the CPU side's convenience.
+layout(constant_id = 0) const uint kKind = 0u;
+layout(constant_id = 1) const uint kCombine = 0u;
+layout(constant_id = 2) const uint kRopCode = 3u;
+layout(constant_id = 3) const bool kHasMask = false;
+
 // The op record is the push-constant block itself (128 bytes, the guaranteed minimum): uniform
 // for every invocation, so devices (and lavapipe) keep it in registers.
 layout(push_constant, std430) uniform Op {
@@ -107,7 +115,7 @@ void draw_pixel(ivec2 g) {
   int fy = y - op.frame.y;
 
   uint coverage = 255u;
-  if (op.mask_w > 0) {
+  if (kHasMask) {
     // Pixels outside the mask bitmap are never drawn, inverted or not.
     int mx = op.mask_x + fx;
     int my = op.mask_y + fy;
@@ -118,11 +126,11 @@ void draw_pixel(ivec2 g) {
   }
 
   uint s = 0u;
-  if (op.kind == kSolid) {
+  if (kKind == kSolid) {
     s = op.color;
-  } else if (op.kind == kOffset) {
+  } else if (kKind == kOffset) {
     s = op.src.w[uint(op.src_y + fy) * uint(op.src_stride) + uint(op.src_x + fx)];
-  } else if (op.kind == kMapped) {
+  } else if (kKind == kMapped) {
     int sx = op.maps.v[fx];
     int sy = op.maps.v[op.frame.z + fy];
     if (sx >= 0 && sy >= 0) s = op.src.w[uint(sy) * uint(op.src_stride) + uint(sx)];
@@ -133,22 +141,22 @@ void draw_pixel(ivec2 g) {
   }
 
   uint di = uint(y) * uint(op.dst_stride) + uint(x);
-  if (op.combine == kRaw) {
+  if (kCombine == kRaw) {
     op.dst.w[di] = s;
     return;
   }
   uint d = op.dst.w[di];
   uint result;
-  if (op.combine == kRop) {
-    result = apply_rop(op.rop, s, d);
-  } else if (op.combine == kTransparent) {
+  if (kCombine == kRop) {
+    result = apply_rop(kRopCode, s, d);
+  } else if (kCombine == kTransparent) {
     if ((s & 0xffffffu) == (op.color & 0xffffffu)) return;
     result = s;
-  } else if (op.combine == kCoverOver) {
+  } else if (kCombine == kCoverOver) {
     result = over(scale_un8x4(s | 0xff000000u, coverage), d);
   } else {
     // Samples outside a mapped source are transparent (pixman's REPEAT_NONE) in either format.
-    bool inside = op.kind != kMapped || (op.maps.v[fx] >= 0 && op.maps.v[op.frame.z + fy] >= 0);
+    bool inside = kKind != kMapped || (op.maps.v[fx] >= 0 && op.maps.v[op.frame.z + fy] >= 0);
     if (inside && (op.alpha & 0x100u) == 0u) s |= 0xff000000u;
     uint a = op.alpha & 0xffu;
     if (a != 255u) s = scale_un8x4(s, a);

@@ -3,10 +3,10 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <vector>
 
-#include "plan.hpp"
 #include "spiceflow/core/log.hpp"
 #include "spiceflow_shaders.hpp"
 #include "vulkan_raster.hpp"
@@ -290,27 +290,54 @@ Status Device::create_pipeline() {
   VkShaderModuleCreateInfo smci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
   smci.codeSize = sizeof(shaders::kDrawSpv);
   smci.pCode = shaders::kDrawSpv;
-  VkShaderModule module = VK_NULL_HANDLE;
-  if (VkResult r = fn_.vkCreateShaderModule(device_, &smci, nullptr, &module); r != VK_SUCCESS) {
+  if (VkResult r = fn_.vkCreateShaderModule(device_, &smci, nullptr, &module_); r != VK_SUCCESS) {
+    module_ = VK_NULL_HANDLE;
     return make_error(vk_error("vkCreateShaderModule", r));
   }
   VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(GpuOp)};
   VkPipelineLayoutCreateInfo plci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
   plci.pushConstantRangeCount = 1;
   plci.pPushConstantRanges = &range;
-  VkResult r = fn_.vkCreatePipelineLayout(device_, &plci, nullptr, &layout_);
-  if (r == VK_SUCCESS) {
-    VkComputePipelineCreateInfo cpci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
-    cpci.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
-    cpci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
-    cpci.stage.module = module;
-    cpci.stage.pName = "main";
-    cpci.layout = layout_;
-    r = fn_.vkCreateComputePipelines(device_, VK_NULL_HANDLE, 1, &cpci, nullptr, &pipeline_);
+  if (VkResult r = fn_.vkCreatePipelineLayout(device_, &plci, nullptr, &layout_); r != VK_SUCCESS) {
+    layout_ = VK_NULL_HANDLE;
+    return make_error(vk_error("vkCreatePipelineLayout", r));
   }
-  fn_.vkDestroyShaderModule(device_, module, nullptr);
-  if (r != VK_SUCCESS) return make_error(vk_error("creating the draw pipeline", r));
+  // Build the most common pipeline now, so a broken driver fails here, not mid-batch.
+  GpuOp fill;
+  fill.kind = kSolid;
+  fill.rop = 3;
+  if (auto p = pipeline(fill); !p) return p.error();
   return Status::success();
+}
+
+Result<VkPipeline> Device::pipeline(const GpuOp& op) {
+  // draw.comp's specialization constants: kind, combiner, rop (rop combiner only), mask.
+  struct Spec {
+    uint32_t kind, combine, rop;
+    VkBool32 mask;
+  } spec{op.kind, op.combine, op.combine == kRop ? op.rop : 3u, op.mask_w > 0 ? VK_TRUE : VK_FALSE};
+  const uint32_t key = spec.kind | spec.combine << 4 | spec.rop << 8 | spec.mask << 12;
+  if (auto it = pipelines_.find(key); it != pipelines_.end()) return it->second;
+  const VkSpecializationMapEntry entries[] = {
+      {0, offsetof(Spec, kind), sizeof(uint32_t)},
+      {1, offsetof(Spec, combine), sizeof(uint32_t)},
+      {2, offsetof(Spec, rop), sizeof(uint32_t)},
+      {3, offsetof(Spec, mask), sizeof(VkBool32)},
+  };
+  VkSpecializationInfo si{4, entries, sizeof(spec), &spec};
+  VkComputePipelineCreateInfo cpci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+  cpci.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
+  cpci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  cpci.stage.module = module_;
+  cpci.stage.pName = "main";
+  cpci.stage.pSpecializationInfo = &si;
+  cpci.layout = layout_;
+  VkPipeline p = VK_NULL_HANDLE;
+  if (VkResult r = fn_.vkCreateComputePipelines(device_, VK_NULL_HANDLE, 1, &cpci, nullptr, &p); r != VK_SUCCESS) {
+    return make_error(vk_error("creating a draw pipeline", r));
+  }
+  pipelines_.emplace(key, p);
+  return p;
 }
 
 int32_t Device::memory_type(uint32_t bits, VkMemoryPropertyFlags required,
@@ -391,8 +418,9 @@ void Device::destroy(Buffer& b) {
 Device::~Device() {
   if (device_) {
     fn_.vkDeviceWaitIdle(device_);
-    if (pipeline_) fn_.vkDestroyPipeline(device_, pipeline_, nullptr);
+    for (auto& [key, p] : pipelines_) fn_.vkDestroyPipeline(device_, p, nullptr);
     if (layout_) fn_.vkDestroyPipelineLayout(device_, layout_, nullptr);
+    if (module_) fn_.vkDestroyShaderModule(device_, module_, nullptr);
     fn_.vkDestroyDevice(device_, nullptr);
   }
   if (messenger_) fn_.vkDestroyDebugUtilsMessengerEXT(instance_, messenger_, nullptr);

@@ -11,8 +11,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "spiceflow/core/result.hpp"
+#include "plan.hpp"
 #include "spiceflow/gpu/raster.hpp"
 
 namespace spiceflow::gpu::vulkan {
@@ -70,7 +72,9 @@ class Device {
   VkDevice device() const { return device_; }
   VkQueue queue() const { return queue_; }
   uint32_t queue_family() const { return queue_family_; }
-  VkPipeline pipeline() const { return pipeline_; }
+  /// The draw pipeline specialised for `op`'s kind, combiner, rop and mask (built on first
+  /// use; each is a few milliseconds of shader compilation).
+  Result<VkPipeline> pipeline(const GpuOp& op);
   VkPipelineLayout layout() const { return layout_; }
   const std::string& name() const { return name_; }
   uint64_t validation_errors() const { return validation_errors_->load(); }
@@ -98,8 +102,9 @@ class Device {
   VkDevice device_ = VK_NULL_HANDLE;
   VkQueue queue_ = VK_NULL_HANDLE;
   uint32_t queue_family_ = 0;
+  VkShaderModule module_ = VK_NULL_HANDLE;
   VkPipelineLayout layout_ = VK_NULL_HANDLE;
-  VkPipeline pipeline_ = VK_NULL_HANDLE;
+  std::unordered_map<uint32_t, VkPipeline> pipelines_;
   std::string name_;
   // Written by the messenger callback (any thread the driver calls it on).
   std::unique_ptr<std::atomic<uint64_t>> validation_errors_ = std::make_unique<std::atomic<uint64_t>>(0);

@@ -41,7 +41,8 @@ struct Slot {
   VkFence fence = VK_NULL_HANDLE;
   bool recording = false;
   bool in_flight = false;
-  Arena upload;   // host-visible: op records, uploaded bitmaps, masks, maps
+  VkPipeline bound = VK_NULL_HANDLE;
+  Arena upload;   // host-visible: uploaded bitmaps, masks, sampling maps
   Arena scratch;  // device-local: snapshots
 };
 
@@ -223,9 +224,18 @@ class VulkanRaster final : public RasterBackend, private Recorder {
   }
 
   void dispatch(const GpuOp& op) override {
+    auto pipeline = dev_->pipeline(op);
+    if (!pipeline) {
+      log::error("vulkan raster: {}", pipeline.error().message);
+      std::abort();
+    }
     Slot& slot = open();
     barrier(slot);
     const Fns& f = dev_->fn();
+    if (slot.bound != *pipeline) {
+      f.vkCmdBindPipeline(slot.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, *pipeline);
+      slot.bound = *pipeline;
+    }
     f.vkCmdPushConstants(slot.cmd, dev_->layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(GpuOp), &op);
     f.vkCmdDispatch(slot.cmd, (uint32_t(op.region[2]) + kGroupW - 1) / kGroupW,
                     (uint32_t(op.region[3]) + kGroupH - 1) / kGroupH, 1);
@@ -244,7 +254,7 @@ class VulkanRaster final : public RasterBackend, private Recorder {
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     dev_->fn().vkBeginCommandBuffer(s.cmd, &bi);
-    dev_->fn().vkCmdBindPipeline(s.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, dev_->pipeline());
+    s.bound = VK_NULL_HANDLE;
     s.recording = true;
     need_barrier_ = true;  // earlier submissions' writes
     return s;
