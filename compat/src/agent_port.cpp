@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -41,6 +42,7 @@ net::AgentHooks AgentPort::hooks() {
   h.to_device = [this](net::AgentChunk c) { post(Posted(std::move(c))); };
   h.clients_gone = [this] { post(Posted(ClientsGone{})); };
   h.room = [this] { post(std::nullopt); };
+  h.started = [this] { post(Posted(Started{})); };
   return h;
 }
 
@@ -74,6 +76,8 @@ void AgentPort::drain() {
       // write filter discards what was sent before the agent went away.
       if (!sin_ || c->generation != generation_) continue;
       writes_.push_back(Write{net::agent::chunk(VDP_CLIENT_PORT, c->data), 0, false, c->session});
+    } else if (std::holds_alternative<Started>(item)) {
+      send_device_info();
     } else if (sin_) {
       // The last client left: the agent drops what it held for it (clipboard, transfers).
       writes_.push_back(Write{net::agent::server_message(VD_AGENT_CLIENT_DISCONNECTED, {}), 0,
@@ -90,6 +94,7 @@ const SpiceCharDeviceInterface* AgentPort::sif() const {
 void AgentPort::attach(SpiceCharDeviceInstance* sin) {
   sin_ = sin;
   ++generation_;
+  device_info_cap_ = false;
   writes_.clear();
   reader_.reset();
   read_filter_.reset(false);
@@ -124,6 +129,7 @@ void AgentPort::disconnect_device() {
   }
   sin_ = nullptr;
   ++generation_;
+  device_info_cap_ = false;
   if (s->state) s->state(sin, 0);
   if (server_) server_->set_agent_attached(false);
   if (on_attach_change_) on_attach_change_();
@@ -160,6 +166,28 @@ void AgentPort::mouse(uint32_t x, uint32_t y, uint32_t agent_buttons, uint8_t di
     writes_.push_back(Write{std::move(bytes), 0, true, std::nullopt});
   }
   pump();
+}
+
+void AgentPort::set_device_info(const void* device,
+                                std::vector<net::agent::DisplayDevice> displays) {
+  auto it = std::find_if(devices_.begin(), devices_.end(),
+                         [device](const auto& d) { return d.first == device; });
+  if (it == devices_.end()) {
+    devices_.emplace_back(device, std::move(displays));
+  } else {
+    it->second = std::move(displays);
+  }
+  send_device_info();
+  pump();
+}
+
+void AgentPort::send_device_info() {
+  if (!sin_ || !device_info_cap_) return;
+  std::vector<net::agent::DisplayDevice> all;
+  for (const auto& d : devices_) all.insert(all.end(), d.second.begin(), d.second.end());
+  writes_.push_back(Write{net::agent::server_message(VD_AGENT_GRAPHICS_DEVICE_INFO,
+                                                     net::agent::graphics_device_info(all)),
+                          0, false, std::nullopt});
 }
 
 void AgentPort::pump() {
@@ -223,7 +251,14 @@ void AgentPort::handle(net::agent::ChunkReader::Piece piece) {
   switch (read_filter_.process(piece.data)) {
     case net::agent::MessageFilter::Verdict::forward: {
       const bool start = read_filter_.started_message();
-      if (start) net::agent::adjust_capabilities(piece.data, filter_);
+      if (start) {
+        net::agent::adjust_capabilities(piece.data, filter_);
+        if (auto cap = net::agent::announced_capability(piece.data,
+                                                        VD_AGENT_CAP_GRAPHICS_DEVICE_INFO)) {
+          device_info_cap_ = *cap;
+          send_device_info();
+        }
+      }
       server_->agent_send(std::move(piece.data), start);
       break;
     }

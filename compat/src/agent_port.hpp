@@ -69,12 +69,18 @@ class AgentPort {
   /// Client mouse state for the agent (agent mouse mode): VD_AGENT_MOUSE_STATE. While one
   /// is waiting to be written, a newer one replaces it.
   void mouse(uint32_t x, uint32_t y, uint32_t agent_buttons, uint8_t display_id);
+  /// A QXL device's monitors (spice_qxl_set_device_info; `device` identifies it, entries of
+  /// a device set again are replaced): the agent gets them in VD_AGENT_GRAPHICS_DEVICE_INFO
+  /// when it announces VD_AGENT_CAP_GRAPHICS_DEVICE_INFO, when a client starts the agent,
+  /// and when they change, as the reference sends them.
+  void set_device_info(const void* device, std::vector<net::agent::DisplayDevice> displays);
   /// Called after every attach and detach (the caller updates the mouse mode).
   void on_attach_change(std::function<void()> cb) { on_attach_change_ = std::move(cb); }
 
  private:
   struct ClientsGone {};
-  using Posted = std::variant<net::AgentChunk, ClientsGone>;
+  struct Started {};
+  using Posted = std::variant<net::AgentChunk, ClientsGone, Started>;
   struct Write {
     std::vector<uint8_t> bytes;
     size_t pos = 0;
@@ -93,6 +99,7 @@ class AgentPort {
   bool write_some();
   bool read_some();
   void handle(net::agent::ChunkReader::Piece piece);
+  void send_device_info();
   void fail(const std::string& why);
   void disconnect_device();
   const SpiceCharDeviceInterface* sif() const;
@@ -116,6 +123,8 @@ class AgentPort {
   net::agent::ChunkReader reader_;
   net::agent::MessageFilter read_filter_;
   net::agent::FilterConfig filter_;
+  bool device_info_cap_ = false;  // the agent announced VD_AGENT_CAP_GRAPHICS_DEVICE_INFO
+  std::vector<std::pair<const void*, std::vector<net::agent::DisplayDevice>>> devices_;
   bool pumping_ = false;
   bool again_ = false;
   std::function<void()> on_attach_change_;

@@ -4,7 +4,10 @@
 // with the reference, which would crash on it.
 #include <unistd.h>
 
+#include <cstring>
+
 #include "abi.hpp"
+#include "agent_port.hpp"
 #include "qxl_worker.hpp"
 #include "reds.hpp"
 #include "spiceflow/core/log.hpp"
@@ -178,6 +181,16 @@ SPICEFLOW_EXPORT void spice_qxl_gl_draw_async(QXLInstance* qxl, uint32_t x, uint
 SPICEFLOW_EXPORT void spice_qxl_set_device_info(QXLInstance* instance, const char* device_address,
                                                 uint32_t device_display_id_start,
                                                 uint32_t device_display_id_count) {
+  // For the guest agent, as the reference checks and keeps it (display-limits.h).
+  if (instance && instance->st && device_address && std::strlen(device_address) < 256 &&
+      device_display_id_count <= 16 && instance->st->reds->agent) {
+    std::vector<spiceflow::net::agent::DisplayDevice> displays;
+    for (uint32_t i = 0; i < device_display_id_count; ++i) {
+      displays.push_back({uint32_t(instance->id), i, device_display_id_start + i, device_address});
+    }
+    if (!*device_address) displays.clear();  // no address: nothing to map
+    instance->st->reds->agent->set_device_info(instance, std::move(displays));
+  }
   if (auto* w = worker_of(instance, __func__)) {
     w->set_device_info(device_address, device_display_id_start, device_display_id_count);
   }

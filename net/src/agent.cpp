@@ -53,6 +53,21 @@ uint32_t agent_buttons(uint32_t spice_buttons, bool wheel_up, bool wheel_down) {
          (wheel_down ? VD_AGENT_DBUTTON_MASK : 0);
 }
 
+std::vector<uint8_t> graphics_device_info(std::span<const DisplayDevice> devices) {
+  std::vector<uint8_t> out;
+  ByteWriter w(out);
+  w.u32(uint32_t(devices.size()));
+  for (const auto& d : devices) {
+    w.u32(d.channel_id);
+    w.u32(d.monitor_id);
+    w.u32(d.device_display_id);
+    w.u32(uint32_t(d.address.size() + 1));
+    w.bytes(d.address.data(), d.address.size());
+    w.u8(0);
+  }
+  return out;
+}
+
 void MessageFilter::reset(bool discard_all) {
   discard_all_ = discard_all;
   remaining_ = 0;
@@ -146,6 +161,21 @@ void adjust_capabilities(std::span<uint8_t> piece, FilterConfig config) {
     set(VD_AGENT_CAP_CLIPBOARD_SELECTION, false);
   }
   if (!config.file_xfer) set(VD_AGENT_CAP_FILE_XFER_DISABLED, true);
+}
+
+std::optional<bool> announced_capability(std::span<const uint8_t> piece, uint32_t bit) {
+  ByteReader r(piece);
+  r.u32();  // protocol
+  const uint32_t type = r.u32();
+  r.u64();
+  const uint32_t size = r.u32();
+  r.u32();  // request
+  if (!r.ok() || type != VD_AGENT_ANNOUNCE_CAPABILITIES) return std::nullopt;
+  // Caps words announced, and present in this piece.
+  const size_t words = std::min<size_t>((size - std::min<uint32_t>(size, 4)) / 4, r.remaining() / 4);
+  if (bit / 32 >= words) return false;
+  r.skip(4 * (bit / 32));
+  return (r.u32() >> (bit % 32)) & 1;
 }
 
 std::span<uint8_t> ChunkReader::next() {

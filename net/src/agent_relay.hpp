@@ -68,6 +68,10 @@ class AgentRelay {
   void remove(AgentEndpoint* ep);
   /// A client's checked AGENT_DATA for the device.
   void to_device(AgentChunk chunk);
+  /// A client sent AGENT_START.
+  void started() {
+    if (hooks_.started) hooks_.started();
+  }
 
   // The host's calls, posted to the loop by Server.
   void set_attached(bool attached);

@@ -108,6 +108,7 @@ class MainChannel final : public ChannelClient, public AgentEndpoint {
         write_filter_.configure(relay_->filter());
         write_filter_.set_discard_all(false);
         synced_ = false;
+        relay_->started();
         return true;
       }
       case SPICE_MSGC_MAIN_AGENT_TOKEN: {

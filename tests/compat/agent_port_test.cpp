@@ -331,6 +331,35 @@ TEST_F(CompatAgent, DataFlowsBothWaysInChunksWithinTokens) {
   EXPECT_EQ(agent_.states, (std::vector<int>{1, 0}));
 }
 
+TEST_F(CompatAgent, GraphicsDeviceInfoGoesToAnAgentThatAnnouncesIt) {
+  ASSERT_EQ(spice_server_add_interface(s_, &agent_.sin.base), 0);
+  RawClient c;
+  start_client(c);
+  // No device info before the agent said it understands it.
+  fake_host::run_until([] { return false; }, 100);
+  EXPECT_TRUE(agent_.guest_in.empty());
+  Bytes caps;
+  put32(caps, 0);  // request
+  put32(caps, (1u << VD_AGENT_CAP_GRAPHICS_DEVICE_INFO) | (1u << VD_AGENT_CAP_CLIPBOARD_BY_DEMAND));
+  const Bytes announce = agent_message(VD_AGENT_ANNOUNCE_CAPABILITIES, caps);
+  agent_.guest_out = chunk(VDP_CLIENT_PORT, announce);
+  spice_server_char_device_wakeup(&agent_.sin);
+  auto m = c.wait_for(SPICE_MSG_MAIN_AGENT_DATA);  // the client gets the announcement
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->body, announce);
+  // No QXL device has an address here: an empty map, as the reference sends for Xspice.
+  const Bytes info = chunk(VDP_SERVER_PORT, agent_message(VD_AGENT_GRAPHICS_DEVICE_INFO, u32(0)));
+  ASSERT_TRUE(run_until([&] { return agent_.guest_in.size() >= info.size(); }));
+  EXPECT_EQ(agent_.guest_in, info);
+  // Each client that starts the agent makes the server send it again.
+  agent_.guest_in.clear();
+  RawClient second;
+  start_client(second);
+  ASSERT_TRUE(run_until([&] { return agent_.guest_in.size() >= info.size(); }));
+  EXPECT_EQ(agent_.guest_in, info);
+  EXPECT_EQ(spice_server_remove_interface(&agent_.sin.base), 0);
+}
+
 TEST_F(CompatAgent, AgentMouseModeSendsMouseStateToTheAgent) {
   EXPECT_EQ(spice_server_is_server_mouse(s_), 1);
   ASSERT_EQ(spice_server_add_interface(s_, &agent_.sin.base), 0);

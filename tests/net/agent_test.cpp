@@ -211,6 +211,37 @@ TEST(AgentWire, ServerMessagesAndMouseState) {
             uint32_t(VD_AGENT_LBUTTON_MASK | VD_AGENT_UBUTTON_MASK));
 }
 
+TEST(AgentWire, GraphicsDeviceInfoAndAnnouncedCapabilities) {
+  const agent::DisplayDevice devices[] = {{0, 0, 0, "pci/0000/02.0"}, {1, 0, 3, "x"}};
+  const auto body = agent::graphics_device_info(devices);
+  ByteReader r(body);
+  EXPECT_EQ(r.u32(), 2u);
+  EXPECT_EQ(r.u32(), 0u);
+  EXPECT_EQ(r.u32(), 0u);
+  EXPECT_EQ(r.u32(), 0u);
+  EXPECT_EQ(r.u32(), 14u);
+  const auto addr = r.bytes(14);
+  EXPECT_EQ(std::string(addr.begin(), addr.end()), std::string("pci/0000/02.0\0", 14));
+  EXPECT_EQ(r.u32(), 1u);
+  EXPECT_EQ(r.u32(), 0u);
+  EXPECT_EQ(r.u32(), 3u);
+  EXPECT_EQ(r.u32(), 2u);
+  r.skip(2);
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.remaining(), 0u);
+  EXPECT_EQ(agent::graphics_device_info({}), std::vector<uint8_t>(4, 0));
+
+  std::vector<uint8_t> caps;
+  ByteWriter w(caps);
+  w.u32(0);  // request
+  w.u32(1u << VD_AGENT_CAP_GRAPHICS_DEVICE_INFO);
+  auto m = message(VD_AGENT_ANNOUNCE_CAPABILITIES, caps);
+  EXPECT_EQ(agent::announced_capability(m, VD_AGENT_CAP_GRAPHICS_DEVICE_INFO), true);
+  EXPECT_EQ(agent::announced_capability(m, VD_AGENT_CAP_CLIPBOARD), false);
+  EXPECT_EQ(agent::announced_capability(m, 40), false);  // beyond the words sent
+  EXPECT_EQ(agent::announced_capability(message(VD_AGENT_CLIPBOARD, caps), 1), std::nullopt);
+}
+
 // ---- through a Server
 
 using testing::Message;

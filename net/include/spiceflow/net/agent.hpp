@@ -40,6 +40,18 @@ struct FilterConfig {
   bool file_xfer = true;   ///< VD_AGENT_FILE_XFER* pass
 };
 
+/// One graphics device's monitor, as VD_AGENT_GRAPHICS_DEVICE_INFO describes it: the
+/// display channel and monitor the client knows, and the guest's device and its display.
+struct DisplayDevice {
+  uint32_t channel_id = 0;         ///< the QXL device's id (its display channel)
+  uint32_t monitor_id = 0;
+  uint32_t device_display_id = 0;  ///< the device's own display number
+  std::string address;             ///< e.g. "pci/0000/02.0" (sent zero-terminated)
+};
+/// VD_AGENT_GRAPHICS_DEVICE_INFO's body: count, then each device display (channel_id,
+/// monitor_id, device_display_id, address length with its NUL, address, NUL).
+std::vector<uint8_t> graphics_device_info(std::span<const DisplayDevice> devices);
+
 /// The reference's agent message filter over one direction's stream of AGENT_DATA pieces.
 /// A VDAgentMessage (20-byte header + `size` bytes) may span several pieces; each piece
 /// either starts a message (and holds its whole header) or continues the current one.
@@ -85,6 +97,9 @@ class MessageFilter {
 /// when copy & paste is off and sets VD_AGENT_CAP_FILE_XFER_DISABLED when file transfer is
 /// off. Other pieces are left alone.
 void adjust_capabilities(std::span<uint8_t> piece, FilterConfig config);
+/// In a piece that starts a VD_AGENT_ANNOUNCE_CAPABILITIES message: whether capability
+/// `bit` (VD_AGENT_CAP_*) is announced; nullopt for any other piece.
+std::optional<bool> announced_capability(std::span<const uint8_t> piece, uint32_t bit);
 
 /// Splits the byte stream the agent writes into its device (VDIChunkHeader, then `size`
 /// bytes, repeated) into pieces of at most kMaxData bytes, each within one chunk. Reads go

@@ -76,6 +76,9 @@ struct AgentHooks {
   /// Agent output in flight dropped below Server::kAgentInFlight: the host may read its
   /// device again.
   std::function<void()> room;
+  /// A client started the agent (AGENT_START): the host sends the agent what it tells a
+  /// new client's agent session (VD_AGENT_GRAPHICS_DEVICE_INFO), as the reference does.
+  std::function<void()> started;
 };
 
 struct ServerOptions {
