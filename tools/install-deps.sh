@@ -7,7 +7,7 @@ PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config git
   libspice-protocol-dev libspice-server-dev
-  liburing-dev libtbb-dev liblz4-dev libjpeg62-turbo-dev libssl-dev zlib1g-dev libpixman-1-dev
+  liburing-dev libopus-dev libtbb-dev liblz4-dev libjpeg62-turbo-dev libssl-dev zlib1g-dev libpixman-1-dev
   libcli11-dev libspdlog-dev libfmt-dev
   # the Vulkan raster backend: headers and glslc to build; the loader, Mesa's lavapipe and
   # the Khronos validation layer to run its tests without a GPU

@@ -8,9 +8,11 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "peer.hpp"
 #include "spiceflow/engine/desktop.hpp"
+#include "spiceflow/net/audio.hpp"
 #include "spiceflow/net/link.hpp"
 #include "spiceflow/net/messages.hpp"
 #include "spiceflow/net/server.hpp"
@@ -32,6 +34,14 @@ class ServerContext {
   virtual void retire(ChannelClient* c, const std::string& reason) = 0;
   /// Milliseconds on the multimedia clock (monotonic, shared by all channels).
   virtual uint32_t mm_time() const = 0;
+  /// The multimedia time of an earlier instant (an audio frame's put time).
+  virtual uint32_t mm_time_at(std::chrono::steady_clock::time_point t) const = 0;
+  /// The audio streams a host attached (Server::set_playback / set_record), or null.
+  virtual std::shared_ptr<PlaybackStream> playback_stream() { return nullptr; }
+  virtual std::shared_ptr<RecordStream> record_stream() { return nullptr; }
+  /// The channels a session can link now, for MAIN_CHANNELS_LIST: display, inputs, cursor,
+  /// and playback / record while a stream is attached.
+  virtual std::vector<msg::ChannelId> channel_list() const = 0;
   /// Whether client mouse mode is offered now (Server::set_client_mouse).
   virtual bool client_mouse_allowed() const { return options().client_mouse; }
   /// The guest keyboard LEDs as last set (Server::set_keyboard_leds); 0 until then.
@@ -64,7 +74,8 @@ class ChannelClient {
   void fail(const std::string& reason);
   /// Called when this channel's desktop published a new frame or cursor state.
   virtual void on_update() {}
-  /// Called when client_mouse_allowed() or keyboard_leds() of the server changed.
+  /// Called when client_mouse_allowed() or keyboard_leds() of the server changed, and on
+  /// an audio channel when its stream changed (AudioStream's notifier).
   virtual void on_server_state() {}
 
  protected:
@@ -124,6 +135,17 @@ std::unique_ptr<ChannelClient> make_inputs_channel(ServerContext& ctx, std::uniq
 std::unique_ptr<ChannelClient> make_cursor_channel(ServerContext& ctx, std::unique_ptr<Peer> peer,
                                                    const LinkMess& link, uint32_t session_id,
                                                    int desktop);
+
+std::unique_ptr<ChannelClient> make_playback_channel(ServerContext& ctx,
+                                                     std::unique_ptr<Peer> peer,
+                                                     const LinkMess& link, uint32_t session_id,
+                                                     int desktop);
+std::unique_ptr<ChannelClient> make_record_channel(ServerContext& ctx, std::unique_ptr<Peer> peer,
+                                                   const LinkMess& link, uint32_t session_id,
+                                                   int desktop);
+/// The channel capabilities of an audio channel whose stream is in state `ctl`: VOLUME
+/// always, OPUS once the host set a rate Opus supports (as the reference's set_rate).
+Caps audio_channel_caps(uint8_t channel_type, const AudioControl& ctl);
 
 /// The channel capabilities the server advertises for `channel_type` in its link reply.
 Caps server_channel_caps(uint8_t channel_type);

@@ -78,11 +78,8 @@ class MainChannel final : public ChannelClient, public AgentEndpoint {
   bool handle(uint16_t type, std::span<const uint8_t> body) override {
     switch (type) {
       case SPICE_MSGC_MAIN_ATTACH_CHANNELS: {
-        const msg::ChannelId channels[] = {{SPICE_CHANNEL_DISPLAY, 0},
-                                           {SPICE_CHANNEL_INPUTS, 0},
-                                           {SPICE_CHANNEL_CURSOR, 0}};
         msg::Bytes out;
-        msg::main_channels_list(out, channels);
+        msg::main_channels_list(out, ctx_.channel_list());
         send(SPICE_MSG_MAIN_CHANNELS_LIST, out);
         return true;
       }

@@ -148,6 +148,9 @@ struct Server::Impl final : ServerContext {
   // gone by then). Loop thread; only when opts.on_channel_event is set.
   std::unordered_map<ChannelClient*, ChannelEvent> channel_events;
   AgentRelay agent;  // loop thread (its in-flight count: any thread)
+  // Audio streams the host attached (set_playback / set_record). Loop thread.
+  std::shared_ptr<PlaybackStream> playback;
+  std::shared_ptr<RecordStream> record;
 
   ServerStats live;  // loop thread only
   mutable std::mutex stats_mu;
@@ -159,6 +162,9 @@ struct Server::Impl final : ServerContext {
   ~Impl() override {
     for (size_t i = 0; i < subscriptions.size(); ++i) engine.desktop(i).unsubscribe(subscriptions[i]);
     agent.shutdown();  // closing the sessions below must not call into the host
+    // The host may outlive us and keep calling its streams: no more wake-ups into this loop.
+    if (playback) playback->set_notifier(nullptr);
+    if (record) record->set_notifier(nullptr);
     channels.clear();
     links.clear();
     for (auto& l : listeners) {
@@ -171,10 +177,62 @@ struct Server::Impl final : ServerContext {
   const ServerOptions& options() const override { return opts; }
   engine::Desktop& desktop(int index) override { return engine.desktop(size_t(index)); }
   ServerStats& stats() override { return live; }
-  uint32_t mm_time() const override {
-    return uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - epoch)
-                        .count());
+  uint32_t mm_time() const override { return mm_time_at(std::chrono::steady_clock::now()); }
+  uint32_t mm_time_at(std::chrono::steady_clock::time_point t) const override {
+    return uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(t - epoch).count());
+  }
+  std::shared_ptr<PlaybackStream> playback_stream() override { return playback; }
+  std::shared_ptr<RecordStream> record_stream() override { return record; }
+  std::vector<msg::ChannelId> channel_list() const override {
+    std::vector<msg::ChannelId> list = {
+        {SPICE_CHANNEL_DISPLAY, 0}, {SPICE_CHANNEL_INPUTS, 0}, {SPICE_CHANNEL_CURSOR, 0}};
+    if (playback) list.push_back({SPICE_CHANNEL_PLAYBACK, 0});
+    if (record) list.push_back({SPICE_CHANNEL_RECORD, 0});
+    return list;
+  }
+  bool serves(uint8_t type) const {
+    return type == SPICE_CHANNEL_MAIN || type == SPICE_CHANNEL_DISPLAY ||
+           type == SPICE_CHANNEL_INPUTS || type == SPICE_CHANNEL_CURSOR ||
+           (type == SPICE_CHANNEL_PLAYBACK && playback) || (type == SPICE_CHANNEL_RECORD && record);
+  }
+  Caps channel_caps(uint8_t type) const {
+    if (type == SPICE_CHANNEL_PLAYBACK && playback) {
+      return audio_channel_caps(type, playback->control());
+    }
+    if (type == SPICE_CHANNEL_RECORD && record) return audio_channel_caps(type, record->control());
+    return server_channel_caps(type);
+  }
+
+  // A host-side change on an audio stream (its notifier, posted here): the channel client
+  // of that type catches up.
+  void audio_changed(uint8_t type) {
+    AudioStream* stream = type == SPICE_CHANNEL_PLAYBACK ? static_cast<AudioStream*>(playback.get())
+                                                         : static_cast<AudioStream*>(record.get());
+    if (!stream) return;
+    stream->rearm();
+    for (auto& [ptr, ch] : channels) {
+      if (ch->channel_type() == type) ch->on_server_state();
+    }
+  }
+
+  // Loop thread: `stream` replaces `slot`'s; the old stream's client is closed.
+  template <class Stream>
+  void attach_stream(std::shared_ptr<Stream>& slot, std::shared_ptr<Stream> stream, uint8_t type) {
+    if (slot == stream) return;
+    if (slot) {
+      slot->set_notifier(nullptr);
+      close_channels_of(type, "the host removed the audio device");
+    }
+    slot = std::move(stream);
+    if (slot) {
+      slot->set_notifier([this, type] { loop_->post([this, type] { audio_changed(type); }); });
+    }
+  }
+
+  void close_channels_of(uint8_t type, const std::string& reason) {
+    for (auto& [ptr, ch] : channels) {
+      if (ch->channel_type() == type) ch->disconnect(reason);
+    }
   }
 
   bool client_mouse_allowed() const override { return client_mouse; }
@@ -252,6 +310,8 @@ struct Server::Impl final : ServerContext {
       auto s = sessions.find(mess.connection_id);
       if (s == sessions.end() || s->second.desktop != desktop) return SPICE_LINK_ERR_BAD_CONNECTION_ID;
     }
+    // An audio device may have gone away since the link message was checked.
+    if (!serves(mess.channel_type)) return SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE;
     auto peer = link.release_peer();
     peer->send(build_link_result(SPICE_LINK_ERR_OK));
     std::unique_ptr<ChannelClient> ch;
@@ -268,6 +328,14 @@ struct Server::Impl final : ServerContext {
         break;
       case SPICE_CHANNEL_CURSOR:
         ch = make_cursor_channel(*this, std::move(peer), mess, session_id, desktop);
+        break;
+      case SPICE_CHANNEL_PLAYBACK:
+      case SPICE_CHANNEL_RECORD:
+        // One client per audio channel, as the reference: the newcomer takes it over.
+        close_channels_of(mess.channel_type, "another client linked this audio channel");
+        ch = mess.channel_type == SPICE_CHANNEL_PLAYBACK
+                 ? make_playback_channel(*this, std::move(peer), mess, session_id, desktop)
+                 : make_record_channel(*this, std::move(peer), mess, session_id, desktop);
         break;
       default:
         return SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE;  // checked earlier; kept for safety
@@ -392,9 +460,7 @@ bool LinkSession::step() {
       mess_ = std::move(*m);
       peer_->consume(header_.size);
       const uint8_t t = mess_.channel_type;
-      const bool known = t == SPICE_CHANNEL_MAIN || t == SPICE_CHANNEL_DISPLAY ||
-                         t == SPICE_CHANNEL_INPUTS || t == SPICE_CHANNEL_CURSOR;
-      if (!known || mess_.channel_id != 0) {
+      if (!server_.serves(t) || mess_.channel_id != 0) {
         refuse(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
                "channel type " + std::to_string(t) + " id " + std::to_string(mess_.channel_id) +
                    " is not served",
@@ -412,7 +478,7 @@ bool LinkSession::step() {
       common.set(SPICE_COMMON_CAP_AUTH_SPICE);
       common.set(SPICE_COMMON_CAP_MINI_HEADER);
       peer_->send(build_link_reply(SPICE_LINK_ERR_OK, key_->public_der(), common,
-                                   server_channel_caps(t)));
+                                   server_.channel_caps(t)));
       state_ = mess_.common_caps.has(SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION) ? State::auth
                                                                                  : State::ticket;
       return true;
@@ -460,7 +526,11 @@ bool LinkSession::step() {
       const uint32_t err = server_.attach(*this, mess_, desktop_);
       if (err != SPICE_LINK_ERR_OK) {
         state_ = State::ticket;  // so refuse() sends the u32 result
-        refuse(err, "connection id " + std::to_string(mess_.connection_id) + " is unknown", true);
+        refuse(err,
+               err == SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE
+                   ? "channel type " + std::to_string(mess_.channel_type) + " is no longer served"
+                   : "connection id " + std::to_string(mess_.connection_id) + " is unknown",
+               true);
       }
       server_.retire_link(id_);
       return false;
@@ -572,6 +642,16 @@ void Server::agent_consumed(uint32_t session, uint64_t generation) {
 void Server::set_agent_filter(bool copy_paste, bool file_xfer) {
   Impl* p = impl_.get();
   p->loop_->post([p, copy_paste, file_xfer] { p->agent.set_filter({copy_paste, file_xfer}); });
+}
+
+void Server::set_playback(std::shared_ptr<PlaybackStream> stream) {
+  Impl* p = impl_.get();
+  p->loop_->post([p, stream] { p->attach_stream(p->playback, stream, SPICE_CHANNEL_PLAYBACK); });
+}
+
+void Server::set_record(std::shared_ptr<RecordStream> stream) {
+  Impl* p = impl_.get();
+  p->loop_->post([p, stream] { p->attach_stream(p->record, stream, SPICE_CHANNEL_RECORD); });
 }
 
 ServerStats Server::stats() const {

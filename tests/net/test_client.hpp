@@ -74,6 +74,17 @@ class TestClient {
     ByteReader rp(*reply);
     const uint32_t err = rp.u32();
     if (err != SPICE_LINK_ERR_OK) return err;
+    {  // SpiceLinkReply after the key: num_common_caps, num_channel_caps, caps_offset, caps
+      ByteReader rc(std::span<const uint8_t>(*reply).subspan(4 + 162));
+      const uint32_t num_common = rc.u32();
+      const uint32_t num_channel = rc.u32();
+      rc.u32();
+      for (uint32_t i = 0; i < num_common; ++i) rc.u32();
+      server_channel_caps_.clear();
+      for (uint32_t i = 0; i < num_channel && rc.ok(); ++i) {
+        server_channel_caps_.push_back(rc.u32());
+      }
+    }
     std::vector<uint8_t> der(reply->begin() + 4, reply->begin() + 4 + 162);
     auto ticket = TicketKey::encrypt_for(der, password);
     if (!ticket) return ~0u;
@@ -151,9 +162,15 @@ class TestClient {
   }
 
   int fd() const { return fd_; }
+  /// Whether the last link reply's channel caps have `bit`.
+  bool server_has_channel_cap(uint32_t bit) const {
+    return bit / 32 < server_channel_caps_.size() &&
+           (server_channel_caps_[bit / 32] >> (bit % 32)) & 1;
+  }
 
  private:
   int fd_ = -1;
+  std::vector<uint32_t> server_channel_caps_;
 };
 
 }  // namespace spiceflow::net::testing

@@ -16,6 +16,7 @@
 
 #include "spiceflow/core/result.hpp"
 #include "spiceflow/engine/engine.hpp"
+#include "spiceflow/net/audio.hpp"
 #include "spiceflow/net/event_loop.hpp"
 #include "spiceflow/net/link.hpp"
 
@@ -134,6 +135,13 @@ class Server {
   /// The guest keyboard's LEDs (SPICE_KEYBOARD_MODIFIER_FLAGS_*): sent to every inputs
   /// channel's client (INPUTS_KEY_MODIFIERS) and in later INPUTS_INIT. Thread-safe.
   void set_keyboard_leds(uint16_t leds);
+  /// Serves SPICE_CHANNEL_PLAYBACK (id 0) from `stream` from now on: it is linkable, listed
+  /// in MAIN_CHANNELS_LIST (to sessions that ask after this), and its client is woken when
+  /// the host changes the stream. Replacing or detaching (nullptr) closes the old stream's
+  /// client. The server shares the stream; the host keeps calling it. Thread-safe.
+  void set_playback(std::shared_ptr<PlaybackStream> stream);
+  /// The same for SPICE_CHANNEL_RECORD.
+  void set_record(std::shared_ptr<RecordStream> stream);
 
   /// At most this many pieces of agent output are between agent_send() and the clients'
   /// sockets; the host reads no more from its device meanwhile (the guest's port fills and
