@@ -1,7 +1,7 @@
 // spice_server_add_interface / remove_interface and the per-interface calls: keyboard,
 // mouse, tablet (through the InputBridge), QXL (one QxlWorker each), character devices,
-// audio playback/record, migration. Version checks follow the reference: the major version
-// must match and the minor may not be newer than the header's.
+// audio playback/record (audio.cpp), migration. Version checks follow the reference: the
+// major version must match and the minor may not be newer than the header's.
 #include <spice/enums.h>
 
 #include <algorithm>
@@ -115,26 +115,13 @@ SPICEFLOW_EXPORT int spice_server_add_interface(SpiceServer* s, SpiceBaseInstanc
     if (!version_ok(sif, SPICE_INTERFACE_PLAYBACK_MAJOR, SPICE_INTERFACE_PLAYBACK_MINOR)) {
       return refuse(s, type, "unsupported version");
     }
-    auto* pb = reinterpret_cast<SpicePlaybackInstance*>(sin);
-    auto st = std::make_unique<SpicePlaybackState>();
-    st->reds = s;
-    pb->st = st.get();
-    s->playbacks.push_back(std::move(st));
-    s->once.warn("playback", "registered; the playback channel is not implemented yet "
-                             "(samples are discarded)");
-    return 0;
+    return compat::add_playback(s, reinterpret_cast<SpicePlaybackInstance*>(sin));
   }
   if (type == SPICE_INTERFACE_RECORD) {
     if (!version_ok(sif, SPICE_INTERFACE_RECORD_MAJOR, SPICE_INTERFACE_RECORD_MINOR)) {
       return refuse(s, type, "unsupported version");
     }
-    auto* rec = reinterpret_cast<SpiceRecordInstance*>(sin);
-    auto st = std::make_unique<SpiceRecordState>();
-    st->reds = s;
-    rec->st = st.get();
-    s->records.push_back(std::move(st));
-    s->once.warn("record", "registered; the record channel is not implemented yet (silence)");
-    return 0;
+    return compat::add_record(s, reinterpret_cast<SpiceRecordInstance*>(sin));
   }
   if (type == SPICE_INTERFACE_MIGRATION) {
     if (!version_ok(sif, SPICE_INTERFACE_MIGRATION_MAJOR, SPICE_INTERFACE_MIGRATION_MINOR)) {
@@ -198,22 +185,10 @@ SPICEFLOW_EXPORT int spice_server_remove_interface(SpiceBaseInstance* sin) {
     return 0;
   }
   if (type == SPICE_INTERFACE_PLAYBACK) {
-    auto* pb = reinterpret_cast<SpicePlaybackInstance*>(sin);
-    if (!pb->st) return -1;
-    RedsState* s = pb->st->reds;
-    SpicePlaybackState* st = pb->st;
-    pb->st = nullptr;
-    std::erase_if(s->playbacks, [st](const auto& p) { return p.get() == st; });
-    return 0;
+    return compat::remove_playback(reinterpret_cast<SpicePlaybackInstance*>(sin));
   }
   if (type == SPICE_INTERFACE_RECORD) {
-    auto* rec = reinterpret_cast<SpiceRecordInstance*>(sin);
-    if (!rec->st) return -1;
-    RedsState* s = rec->st->reds;
-    SpiceRecordState* st = rec->st;
-    rec->st = nullptr;
-    std::erase_if(s->records, [st](const auto& r) { return r.get() == st; });
-    return 0;
+    return compat::remove_record(reinterpret_cast<SpiceRecordInstance*>(sin));
   }
   if (type == SPICE_INTERFACE_MIGRATION) {
     auto* mig = reinterpret_cast<SpiceMigrateInstance*>(sin);
@@ -256,74 +231,4 @@ SPICEFLOW_EXPORT const char** spice_server_char_device_recognized_subtypes(void)
   // against it.
   static const char* subtypes[] = {"vdagent", "smartcard", "usbredir", "port", nullptr};
   return subtypes;
-}
-
-// ---- audio: the interfaces register and behave like a server with no audio client
-// connected (playback samples are taken and dropped, record returns no samples).
-
-SPICEFLOW_EXPORT void spice_server_playback_start(SpicePlaybackInstance* sin) {
-  if (sin && sin->st) sin->st->started = true;
-}
-
-SPICEFLOW_EXPORT void spice_server_playback_stop(SpicePlaybackInstance* sin) {
-  if (sin && sin->st) sin->st->started = false;
-}
-
-SPICEFLOW_EXPORT void spice_server_playback_get_buffer(SpicePlaybackInstance* sin,
-                                                       uint32_t** samples,
-                                                       uint32_t* num_samples) {
-  if (!sin || !sin->st) {
-    *samples = nullptr;
-    *num_samples = 0;
-    return;
-  }
-  *samples = sin->st->frame.data();
-  *num_samples = uint32_t(sin->st->frame.size());
-}
-
-SPICEFLOW_EXPORT void spice_server_playback_put_samples(SpicePlaybackInstance* sin,
-                                                        uint32_t* samples) {}
-
-SPICEFLOW_EXPORT void spice_server_playback_set_volume(SpicePlaybackInstance* sin,
-                                                       uint8_t nchannels, uint16_t* volume) {}
-
-SPICEFLOW_EXPORT void spice_server_playback_set_mute(SpicePlaybackInstance* sin, uint8_t mute) {
-  if (sin && sin->st) sin->st->muted = mute != 0;
-}
-
-SPICEFLOW_EXPORT uint32_t spice_server_get_best_playback_rate(SpicePlaybackInstance* sin) {
-  return 48000;  // the reference's choice when Opus is available (Debian's build has it)
-}
-
-SPICEFLOW_EXPORT void spice_server_set_playback_rate(SpicePlaybackInstance* sin,
-                                                     uint32_t frequency) {
-  if (sin && sin->st) sin->st->rate = frequency;
-}
-
-SPICEFLOW_EXPORT void spice_server_record_start(SpiceRecordInstance* sin) {
-  if (sin && sin->st) sin->st->started = true;
-}
-
-SPICEFLOW_EXPORT void spice_server_record_stop(SpiceRecordInstance* sin) {
-  if (sin && sin->st) sin->st->started = false;
-}
-
-SPICEFLOW_EXPORT uint32_t spice_server_record_get_samples(SpiceRecordInstance* sin,
-                                                          uint32_t* samples, uint32_t bufsize) {
-  return 0;
-}
-
-SPICEFLOW_EXPORT void spice_server_record_set_volume(SpiceRecordInstance* sin, uint8_t nchannels,
-                                                     uint16_t* volume) {}
-
-SPICEFLOW_EXPORT void spice_server_record_set_mute(SpiceRecordInstance* sin, uint8_t mute) {
-  if (sin && sin->st) sin->st->muted = mute != 0;
-}
-
-SPICEFLOW_EXPORT uint32_t spice_server_get_best_record_rate(SpiceRecordInstance* sin) {
-  return 48000;
-}
-
-SPICEFLOW_EXPORT void spice_server_set_record_rate(SpiceRecordInstance* sin, uint32_t frequency) {
-  if (sin && sin->st) sin->st->rate = frequency;
 }

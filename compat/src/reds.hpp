@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "abi.hpp"
+#include "audio.hpp"
 #include "input_bridge.hpp"
 #include "log_once.hpp"
 #include "spiceflow/engine/engine.hpp"
@@ -45,21 +46,6 @@ struct SpiceCharDeviceState {
   RedsState* reds = nullptr;
   SpiceCharDeviceInstance* instance = nullptr;
   std::string subtype;
-};
-struct SpicePlaybackState {
-  RedsState* reds = nullptr;
-  bool started = false;
-  bool muted = false;
-  uint32_t rate = 48000;
-  /// The buffer handed out by spice_server_playback_get_buffer (samples are discarded
-  /// until the playback channel exists).
-  std::vector<uint32_t> frame = std::vector<uint32_t>(480);
-};
-struct SpiceRecordState {
-  RedsState* reds = nullptr;
-  bool started = false;
-  bool muted = false;
-  uint32_t rate = 48000;
 };
 
 struct RedsState {

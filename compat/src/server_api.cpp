@@ -378,6 +378,7 @@ SPICEFLOW_EXPORT void spice_server_free_video_codecs(SpiceServer* s, const char*
 
 SPICEFLOW_EXPORT int spice_server_set_playback_compression(SpiceServer* s, int enable) {
   s->playback_compression = enable != 0;
+  compat::set_playback_compression(s, s->playback_compression);
   return 0;
 }
 

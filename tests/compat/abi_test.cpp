@@ -373,10 +373,11 @@ TEST(CompatAbi, InterfacesRegisterAndMouseModeFollowsTheTablet) {
   uint32_t* samples = nullptr;
   uint32_t n = 0;
   spice_server_playback_get_buffer(&pb, &samples, &n);
-  ASSERT_NE(samples, nullptr);
-  ASSERT_GT(n, 0u);
-  std::memset(samples, 0, n * 4);
-  spice_server_playback_put_samples(&pb, samples);
+  // No client listens, so nothing is lent and the host drops its audio (the reference's
+  // semantics; tests/net/audio_server_test.cpp and compat_interop's audio_interop_test.py
+  // cover a connected client).
+  EXPECT_EQ(samples, nullptr);
+  EXPECT_EQ(n, 0u);
   spice_server_playback_stop(&pb);
   EXPECT_EQ(spice_server_remove_interface(&pb.base), 0);
 
