@@ -14,7 +14,7 @@ PACKAGES=(
   libvulkan-dev glslc spirv-tools libvulkan1 mesa-vulkan-drivers vulkan-validationlayers
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  spice-client-gtk gir1.2-spiceclientglib-2.0 python3-gi python3 tshark
+  spice-client-gtk gir1.2-spiceclientglib-2.0 python3-gi python3 python3-numpy tshark
   xvfb procps time gnuplot-nox
   # spice-html5 (the web client) in headless Chromium through websockify
   spice-html5 websockify chromium
