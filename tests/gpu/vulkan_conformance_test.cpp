@@ -432,6 +432,7 @@ TEST(VulkanConformance, SurfaceToSurfaceAndSelfCopies) {
       c.src.surface_id = src;
       c.src_area = {1, 1, 20, 9};
       c.rop_descriptor = rop;
+      c.scale_mode = SPICE_IMAGE_SCALE_MODE_NEAREST;
       cmds.push_back({0, {}, c, {}});
       c.src_area = {0, 0, 11, 5};  // scaled up
       cmds.push_back({0, {}, c, {}});
@@ -441,6 +442,7 @@ TEST(VulkanConformance, SurfaceToSurfaceAndSelfCopies) {
   }
   t.apply(cmds, "surface copies");
   t.compare("surface copies");
+  EXPECT_EQ(t.vk().stats().fallbacks, 0u);
   EXPECT_EQ(t.vk().stats().validation_errors, 0u);
 }
 
@@ -477,6 +479,91 @@ TEST(VulkanConformance, UnimplementedOpsFallBackToTheCpuTwin) {
           "fallbacks");
   t.compare("fallbacks");
   EXPECT_EQ(t.vk().stats().fallbacks, 2u);
+  EXPECT_EQ(t.vk().stats().validation_errors, 0u);
+}
+
+TEST(VulkanConformance, EveryRopDescriptorOnEveryOperand) {
+  Twins t;
+  SKIP_WITHOUT_VULKAN(t);
+  t.create(0, {19, 13});
+  t.create(1, {7, 5});
+  Gen g(11, t.sizes());
+  t.apply({{0, {}, BlitOp{{0, 0, 19, 13}, g.image(19, 13), {0, 0}}, {}},
+           {1, {}, BlitOp{{0, 0, 7, 5}, g.image(7, 5), {0, 0}}, {}}},
+          "noise");
+  auto img = g.image(9, 8);
+  for (uint32_t first = 0; first <= SPICE_ROPD_MASK; first += 128) {
+    std::vector<DrawCommand> cmds;
+    for (uint32_t d = first; d < first + 128 && d <= SPICE_ROPD_MASK; ++d) {
+      const uint16_t desc = uint16_t(d);
+      const Rect box{int32_t(d % 5), int32_t(d % 3), 9, 7};
+      BrushFillOp solid{box, Brush{Brush::Kind::solid, 0x5a3cc3u * d, {}, {}}, desc, {}};
+      if (d % 4 == 0) solid.mask = g.mask(box);
+      BrushFillOp pattern{box, g.brush(), desc, {}};
+      pattern.brush.kind = Brush::Kind::pattern;
+      pattern.brush.pattern = d % 2 ? ImageSource{img, false, std::nullopt, 0} : ImageSource{nullptr, false, 1u, 0};
+      CopyOp copy;
+      copy.box = box;
+      copy.src = d % 3 ? ImageSource{img, false, std::nullopt, 0} : ImageSource{nullptr, false, 0u, 0};
+      copy.src_area = d % 2 ? Rect{1, 1, 9, 7} : Rect{0, 0, 4, 3};  // unscaled and scaled
+      copy.rop_descriptor = desc;
+      copy.scale_mode = SPICE_IMAGE_SCALE_MODE_NEAREST;
+      std::vector<Rect> clips;
+      if (d % 7 == 0) clips = {{0, 0, 6, 13}, {4, 2, 10, 4}};
+      cmds.push_back({0, {}, solid, clips});
+      cmds.push_back({0, {}, pattern, {}});
+      cmds.push_back({0, {}, copy, clips});
+    }
+    t.apply(cmds, "descriptors from " + std::to_string(first));
+    t.compare("descriptors from " + std::to_string(first));
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_EQ(t.vk().stats().fallbacks, 0u);
+  EXPECT_EQ(t.vk().stats().validation_errors, 0u);
+}
+
+TEST(VulkanConformance, ExtremeGeometry) {
+  Twins t;
+  SKIP_WITHOUT_VULKAN(t);
+  t.create(0, {31, 17});
+  Gen g(13, t.sizes());
+  t.apply({{0, {}, BlitOp{{0, 0, 31, 17}, g.image(31, 17), {0, 0}}, {}}}, "noise");
+  auto img = g.image(5, 4);
+  const int32_t M = INT32_MAX, m = INT32_MIN;
+  std::vector<DrawCommand> cmds;
+  cmds.push_back({0, {}, FillOp{{m, m, M, M}, 1}, {}});
+  cmds.push_back({0, {}, FillOp{{-5, -5, M, M}, 2}, {}});
+  cmds.push_back({0, {}, FillOp{{3, 3, 5, 5}, 3}, {{0, 0, 10, 10}, {M - 1, 0, 5, 5}, {2, 2, 2, 2}}});
+  cmds.push_back({0, {M - 3, 0, 10, 10}, FillOp{{0, 0, 5, 5}, 4}, {}});
+  cmds.push_back({0, {}, BlitOp{{-3, -2, 5, 4}, img, {0, 0}}, {}});
+  cmds.push_back({0, {}, BlitOp{{29, 15, 5, 4}, img, {0, 0}}, {}});
+  cmds.push_back({0, {}, BlitOp{{2, 2, 5, 4}, img, {1, 0}}, {}});  // source too small
+  cmds.push_back({0, {}, CopyBitsOp{{0, 0, 31, 17}, {m + 5, 0}}, {}});
+  cmds.push_back({0, {}, CopyBitsOp{{-10, -10, 60, 60}, {-9, -8}}, {}});
+  cmds.push_back({0, {}, CopyBitsOp{{0, 0, 40, 3}, {1, 0}}, {{0, 0, 31, 1}}});
+  BrushFillOp far{{0, 0, 31, 17}, Brush{Brush::Kind::pattern, 0, {img, false, std::nullopt, 0}, {m, M}},
+                  SPICE_ROPD_OP_XOR, {}};
+  cmds.push_back({0, {}, far, {}});
+  BrushFillOp masked{{2, 2, 20, 10}, Brush{Brush::Kind::solid, 0xffffffu, {}, {}}, SPICE_ROPD_OP_XOR,
+                     Mask{{3, 2}, {1, 0, 1, 0, 1, 1}, {M - 2, 0}, true}};
+  cmds.push_back({0, {}, masked, {}});
+  masked.mask.pos = {-1, -1};
+  cmds.push_back({0, {}, masked, {}});
+  CopyOp shrink;
+  shrink.box = {0, 0, 31, 17};
+  shrink.src = {img, false, std::nullopt, 0};
+  shrink.src_area = {4, 3, 1, 1};  // 1x1 stretched over everything
+  shrink.rop_descriptor = SPICE_ROPD_OP_PUT;
+  shrink.scale_mode = SPICE_IMAGE_SCALE_MODE_NEAREST;
+  cmds.push_back({0, {}, shrink, {}});
+  shrink.box = {0, 0, 1, 1};
+  shrink.src_area = {0, 0, 5, 4};  // everything into one pixel
+  cmds.push_back({0, {}, shrink, {}});
+  AlphaBlendOp wide{{1, 1, 29, 3}, {img, true, std::nullopt, 0}, {0, 1, 5, 2}, 0, 77};
+  cmds.push_back({0, {}, wide, {}});
+  t.apply(cmds, "extremes");
+  t.compare("extremes");
+  EXPECT_EQ(t.vk().stats().fallbacks, 0u);
   EXPECT_EQ(t.vk().stats().validation_errors, 0u);
 }
 
