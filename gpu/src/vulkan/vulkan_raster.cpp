@@ -132,9 +132,10 @@ class VulkanRaster final : public RasterBackend, private Recorder {
       return make_error("surface " + std::to_string(id) + ": bad size " + std::to_string(size.width) +
                         "x" + std::to_string(size.height));
     }
-    destroy_surface(id);
+    // Made before the old one goes, so a failure leaves surface `id` as it was.
     auto buf = dev_->create_buffer(size_t(size.width) * size_t(size.height) * 4, Device::Memory::device);
     if (!buf) return make_error("surface " + std::to_string(id) + ": " + buf.error().message);
+    destroy_surface(id);
     Surface s;
     s.buffer = *buf;
     s.dev = DeviceSurface{size, buf->address};
