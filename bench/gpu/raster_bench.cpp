@@ -114,7 +114,8 @@ void BM_Upload(benchmark::State& state, const char* backend) {
 BENCHMARK_CAPTURE(BM_Upload, vulkan, "vulkan")->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Readback of the whole surface after a change (staged: copied to a host buffer, as on a
-// discrete GPU; mapped: host-cached device memory read in place, as on lavapipe/UMA).
+// discrete GPU; mapped: host-cached device memory read in place, as on lavapipe/UMA, where
+// nothing is copied and the figure is the wait for the device per surface byte).
 void BM_Readback(benchmark::State& state, const char* backend, bool staging) {
   auto r = make(state, backend, staging);
   if (!r) return;
