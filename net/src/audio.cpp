@@ -109,7 +109,7 @@ void AudioStream::client_linked() {
 void AudioStream::client_unlinked() {
   std::lock_guard lock(mu_);
   assert(clients_ > 0);
-  --clients_;
+  if (--clients_ == 0) last_client_gone_locked();
 }
 
 // ---- PlaybackStream

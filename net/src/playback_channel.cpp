@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <optional>
 
-#include "channel.hpp"
+#include "audio_channel.hpp"
 #include "opus_codec.hpp"
 #include "spiceflow/core/log.hpp"
 #include "spiceflow/net/audio_messages.hpp"
@@ -25,39 +25,30 @@ namespace {
 // stream's queue; a slow client then loses the oldest frames there, not ever more latency.
 constexpr size_t kMaxQueuedBytes = 4 * (kAudioFrameSamples * 4 + 16);
 
-class PlaybackChannel final : public ChannelClient {
+class PlaybackChannel final : public AudioChannel {
  public:
   PlaybackChannel(ServerContext& ctx, std::unique_ptr<Peer> peer, const LinkMess& link,
                   uint32_t session_id, int desktop, std::shared_ptr<PlaybackStream> stream)
-      : ChannelClient(ctx, std::move(peer), link, session_id, desktop),
+      : AudioChannel(ctx, std::move(peer), link, session_id, desktop, stream,
+                     {SPICE_PLAYBACK_CAP_VOLUME, SPICE_MSG_PLAYBACK_VOLUME,
+                      SPICE_MSG_PLAYBACK_MUTE}),
         stream_(std::move(stream)) {}
 
   ~PlaybackChannel() override {
-    if (!linked_) return;
-    stream_->client_unlinked();
-    if (!stream_->client_connected()) stream_->clear();
     const auto st = stream_->stats();
     log::info("{}: playback closed: {} frames sent, {} dropped (client too slow) since the "
               "stream began",
               name(), st.frames_sent, st.frames_dropped);
   }
 
-  void on_server_state() override { pump(); }
-
  protected:
   void start() override {
-    stream_->client_linked();
-    linked_ = true;
+    link_stream();
     const AudioControl c = stream_->control();
     set_mode(choose_mode(c), c.rate);
     send_mode();
     if (c.active) send_start(c.rate);
-    if (!c.volume.empty()) {
-      send_volume(c);
-      send_mute(c);
-    }
-    sent_volume_seq_ = c.volume_seq;
-    sent_mute_seq_ = c.mute_seq;
+    send_volume_at_link(c);
     sent_latency_seq_ = c.latency_seq;
     pump();
   }
@@ -106,22 +97,8 @@ class PlaybackChannel final : public ChannelClient {
     client_active_ = true;
   }
 
-  void send_volume(const AudioControl& c) {
-    if (c.volume.empty() || !has_channel_cap(SPICE_PLAYBACK_CAP_VOLUME)) return;
-    msg::Bytes body;
-    msg::audio_volume(body, c.volume);
-    send(SPICE_MSG_PLAYBACK_VOLUME, body);
-  }
-
-  void send_mute(const AudioControl& c) {
-    if (!has_channel_cap(SPICE_PLAYBACK_CAP_VOLUME)) return;
-    msg::Bytes body;
-    msg::audio_mute(body, c.mute);
-    send(SPICE_MSG_PLAYBACK_MUTE, body);
-  }
-
   // Brings the client up to the stream's state, then sends what frames fit.
-  void pump() {
+  void pump() override {
     if (peer_->closing()) return;
     const AudioControl c = stream_->control();
     if (const AudioMode want = choose_mode(c); want != wanted_mode_) {
@@ -139,14 +116,7 @@ class PlaybackChannel final : public ChannelClient {
       send_empty(SPICE_MSG_PLAYBACK_STOP);
       client_active_ = false;
     }
-    if (c.volume_seq != sent_volume_seq_) {
-      sent_volume_seq_ = c.volume_seq;
-      send_volume(c);
-    }
-    if (c.mute_seq != sent_mute_seq_) {
-      sent_mute_seq_ = c.mute_seq;
-      send_mute(c);
-    }
+    send_volume_changes(c);
     if (c.latency_seq != sent_latency_seq_) {
       sent_latency_seq_ = c.latency_seq;
       if (has_channel_cap(SPICE_PLAYBACK_CAP_LATENCY)) {
@@ -183,15 +153,12 @@ class PlaybackChannel final : public ChannelClient {
   }
 
   std::shared_ptr<PlaybackStream> stream_;
-  bool linked_ = false;
   AudioMode mode_ = AudioMode::raw;         // what the client was told
   AudioMode wanted_mode_ = AudioMode::raw;  // choose_mode()'s answer (Opus may have failed)
   std::optional<OpusFrameEncoder> encoder_;
   uint32_t encoder_rate_ = 0;
   bool client_active_ = false;  // START sent, STOP not yet
   uint32_t last_time_ = 0;      // START's or the last DATA's multimedia time
-  uint64_t sent_volume_seq_ = 0;
-  uint64_t sent_mute_seq_ = 0;
   uint64_t sent_latency_seq_ = 0;
 };
 
@@ -205,18 +172,6 @@ std::unique_ptr<ChannelClient> make_playback_channel(ServerContext& ctx,
   if (!stream) return nullptr;
   return std::make_unique<PlaybackChannel>(ctx, std::move(peer), link, session_id, desktop,
                                            std::move(stream));
-}
-
-Caps audio_channel_caps(uint8_t channel_type, const AudioControl& ctl) {
-  Caps caps;
-  if (channel_type == SPICE_CHANNEL_PLAYBACK) {
-    caps.set(SPICE_PLAYBACK_CAP_VOLUME);
-    if (ctl.opus_offered) caps.set(SPICE_PLAYBACK_CAP_OPUS);
-  } else if (channel_type == SPICE_CHANNEL_RECORD) {
-    caps.set(SPICE_RECORD_CAP_VOLUME);
-    if (ctl.opus_offered) caps.set(SPICE_RECORD_CAP_OPUS);
-  }
-  return caps;
 }
 
 }  // namespace spiceflow::net

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <optional>
 
-#include "channel.hpp"
+#include "audio_channel.hpp"
 #include "opus_codec.hpp"
 #include "spiceflow/core/log.hpp"
 #include "spiceflow/net/audio_messages.hpp"
@@ -20,37 +20,29 @@ namespace spiceflow::net {
 
 namespace {
 
-class RecordChannel final : public ChannelClient {
+class RecordChannel final : public AudioChannel {
  public:
   RecordChannel(ServerContext& ctx, std::unique_ptr<Peer> peer, const LinkMess& link,
                 uint32_t session_id, int desktop, std::shared_ptr<RecordStream> stream)
-      : ChannelClient(ctx, std::move(peer), link, session_id, desktop),
+      : AudioChannel(ctx, std::move(peer), link, session_id, desktop, stream,
+                     {SPICE_RECORD_CAP_VOLUME, SPICE_MSG_RECORD_VOLUME, SPICE_MSG_RECORD_MUTE}),
         stream_(std::move(stream)) {}
 
   ~RecordChannel() override {
-    if (!linked_) return;
-    stream_->client_unlinked();
     const auto st = stream_->stats();
     log::info("{}: record closed: {} samples received, {} dropped (host too slow) since the "
               "stream began",
               name(), st.samples_received, st.samples_dropped);
   }
 
-  void on_server_state() override { pump(); }
 
  protected:
   void start() override {
-    stream_->client_linked();
-    linked_ = true;
+    link_stream();
     const AudioControl c = stream_->control();
     rate_ = c.rate;
     if (c.active) send_start(c.rate);
-    if (!c.volume.empty()) {
-      send_volume(c);
-      send_mute(c);
-    }
-    sent_volume_seq_ = c.volume_seq;
-    sent_mute_seq_ = c.mute_seq;
+    send_volume_at_link(c);
   }
 
   bool handle(uint16_t type, std::span<const uint8_t> body) override {
@@ -86,21 +78,7 @@ class RecordChannel final : public ChannelClient {
     client_active_ = true;
   }
 
-  void send_volume(const AudioControl& c) {
-    if (c.volume.empty() || !has_channel_cap(SPICE_RECORD_CAP_VOLUME)) return;
-    msg::Bytes body;
-    msg::audio_volume(body, c.volume);
-    send(SPICE_MSG_RECORD_VOLUME, body);
-  }
-
-  void send_mute(const AudioControl& c) {
-    if (!has_channel_cap(SPICE_RECORD_CAP_VOLUME)) return;
-    msg::Bytes body;
-    msg::audio_mute(body, c.mute);
-    send(SPICE_MSG_RECORD_MUTE, body);
-  }
-
-  void pump() {
+  void pump() override {
     if (peer_->closing()) return;
     const AudioControl c = stream_->control();
     if (c.active && !client_active_) send_start(c.rate);
@@ -108,14 +86,7 @@ class RecordChannel final : public ChannelClient {
       send_empty(SPICE_MSG_RECORD_STOP);
       client_active_ = false;
     }
-    if (c.volume_seq != sent_volume_seq_) {
-      sent_volume_seq_ = c.volume_seq;
-      send_volume(c);
-    }
-    if (c.mute_seq != sent_mute_seq_) {
-      sent_mute_seq_ = c.mute_seq;
-      send_mute(c);
-    }
+    send_volume_changes(c);
   }
 
   bool on_mode(uint16_t mode) {
@@ -155,13 +126,10 @@ class RecordChannel final : public ChannelClient {
   }
 
   std::shared_ptr<RecordStream> stream_;
-  bool linked_ = false;
   bool client_active_ = false;
   uint32_t rate_ = kDefaultAudioRate;  // the stream's rate at link or at the last START
   std::optional<OpusFrameDecoder> decoder_;  // set while the client's mode is Opus
   std::vector<uint32_t> scratch_;
-  uint64_t sent_volume_seq_ = 0;
-  uint64_t sent_mute_seq_ = 0;
 };
 
 }  // namespace

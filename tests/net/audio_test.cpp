@@ -182,6 +182,21 @@ TEST(AudioStreams, PlaybackQueueDropsTheOldestAndCounts) {
   EXPECT_EQ(s.stats().frames_sent, uint64_t(kPlaybackQueueFrames));
 }
 
+TEST(AudioStreams, PlaybackQueueEmptiesWhenTheLastClientLeaves) {
+  PlaybackStream s;
+  s.start();
+  s.client_linked();
+  s.client_linked();  // a newcomer links before the old client's channel is gone
+  ASSERT_TRUE(s.put(frame_of(1)));
+  ASSERT_TRUE(s.put(frame_of(2)));
+  s.client_unlinked();
+  PlaybackStream::Frame f;
+  ASSERT_TRUE(s.pop(f));  // still someone to play it to
+  EXPECT_EQ(f.samples[0], 1u);
+  s.client_unlinked();
+  EXPECT_FALSE(s.pop(f));  // stale audio is not kept for a later client
+}
+
 TEST(AudioStreams, NotifierFiresOncePerRearm) {
   PlaybackStream s;
   int wakes = 0;

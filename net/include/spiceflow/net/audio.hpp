@@ -100,6 +100,8 @@ class AudioStream {
   void client_unlinked();
 
  protected:
+  /// The last linked client went away (caller holds mu_).
+  virtual void last_client_gone_locked() {}
   /// Wakes the net side once per rearm() (caller holds mu_).
   void changed_locked();
 
@@ -139,10 +141,11 @@ class PlaybackStream final : public AudioStream {
   // ---- net side
   /// The oldest queued frame; false when none.
   bool pop(Frame& out);
-  /// Drops every queued frame (the client went away or stopped).
+  /// Drops every queued frame (the client stopped; done by itself when the last client goes).
   void clear();
 
  private:
+  void last_client_gone_locked() override { queue_.clear(); }
   std::deque<Frame> queue_;  // guarded by mu_
   Stats stats_;              // guarded by mu_
 };
