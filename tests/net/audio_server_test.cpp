@@ -15,12 +15,9 @@
 #include <thread>
 
 #include "opus_codec.hpp"
+#include "server_fixture.hpp"
 #include "spiceflow/core/bytes.hpp"
-#include "spiceflow/engine/engine.hpp"
 #include "spiceflow/net/audio.hpp"
-#include "spiceflow/net/server.hpp"
-#include "support/loopback.hpp"
-#include "test_client.hpp"
 
 namespace spiceflow::net {
 namespace {
@@ -89,48 +86,12 @@ std::span<const uint8_t> bytes_of(const std::vector<uint32_t>& v) {
   return {reinterpret_cast<const uint8_t*>(v.data()), v.size() * 4};
 }
 
-class AudioServerTest : public ::testing::TestWithParam<IoBackend> {
+class AudioServerTest : public testing::LoopbackServerTest {
  protected:
   void start() {
-    if (GetParam() == IoBackend::uring) {
-      std::string why;
-      if (!io_uring_available(&why)) GTEST_SKIP() << "io_uring unavailable: " << why;
-    }
-    engine::DesktopOptions d;
-    d.synthetic = "game";
-    d.source.size = {64, 64};
-    d.source.fps = 5;
-    auto desk = engine::Desktop::create(0, d);
-    ASSERT_TRUE(desk.ok()) << desk.error().message;
-    engine_.add(std::move(*desk));
     ServerOptions so;
-    so.port = port_ = spiceflow::testing::free_loopback_port();
-    so.io = GetParam();
     so.ticket.disabled = true;
-    so.link_timeout = 2000ms;
-    auto server = Server::create(so, engine_);
-    ASSERT_TRUE(server.ok()) << server.error().message;
-    server_ = std::move(*server);
-    engine_.start();
-    thread_ = std::thread([this] { (void)server_->run(); });
-  }
-
-  void TearDown() override {
-    if (server_) {
-      server_->stop();
-      thread_.join();
-    }
-    engine_.stop();
-  }
-
-  uint32_t open_session(TestClient& main) {
-    EXPECT_TRUE(main.connect(port_));
-    EXPECT_EQ(main.link(SPICE_CHANNEL_MAIN, 0, ""), uint32_t(SPICE_LINK_ERR_OK));
-    auto init = main.recv_until(SPICE_MSG_MAIN_INIT);
-    EXPECT_TRUE(init.has_value());
-    if (!init) return 0;
-    ByteReader r(init->body);
-    return r.u32();
+    start_server(so, "game", {64, 64}, 5);
   }
 
   std::vector<uint8_t> listed_channels(TestClient& main) {
@@ -157,16 +118,41 @@ class AudioServerTest : public ::testing::TestWithParam<IoBackend> {
     return session;
   }
 
-  static uint32_t caps(std::initializer_list<uint32_t> bits) {
-    uint32_t w = 0;
-    for (uint32_t b : bits) w |= 1u << b;
-    return w;
+  // Connects `c` and links channel `type` of `session`, announcing the `caps` bits.
+  void link(TestClient& c, uint8_t type, uint32_t session,
+            std::initializer_list<uint32_t> caps = {}) {
+    uint32_t word = 0;
+    for (uint32_t b : caps) word |= 1u << b;
+    ASSERT_TRUE(c.connect(port_));
+    ASSERT_EQ(c.link(type, session, "", {word}), uint32_t(SPICE_LINK_ERR_OK));
   }
 
-  engine::Engine engine_;
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
-  uint16_t port_ = 0;
+  // Sends each body as RECORD_DATA and reads the record stream as a host would, keeping up
+  // with the client (the ring behind drops what the host does not read in time); returns
+  // every sample read once `samples` have been.
+  std::vector<uint32_t> record_through(TestClient& rec,
+                                       const std::vector<std::vector<uint8_t>>& packets,
+                                       size_t samples) {
+    std::vector<uint32_t> got, buf(4096);
+    auto read_all = [&] {
+      const size_t n = record_->read(buf);
+      got.insert(got.end(), buf.begin(), buf.begin() + long(n));
+    };
+    for (size_t f = 0; f < packets.size(); ++f) {
+      EXPECT_TRUE(rec.send(SPICE_MSGC_RECORD_DATA, record_data(uint32_t(f), packets[f])));
+      EXPECT_TRUE(wait_for([&] {
+        return record_->stats().samples_received >= (f + 1) * kAudioFrameSamples;
+      }));
+      read_all();
+    }
+    EXPECT_TRUE(wait_for([&] {
+      read_all();
+      return got.size() >= samples;
+    })) << got.size() << " of " << samples << " samples; dropped "
+        << record_->stats().samples_dropped;
+    return got;
+  }
+
   std::shared_ptr<PlaybackStream> playback_;
   std::shared_ptr<RecordStream> record_;
 };
@@ -191,8 +177,7 @@ TEST_P(AudioServerTest, ListedAndLinkableOnlyWhileAttached) {
             (std::vector<uint8_t>{SPICE_CHANNEL_DISPLAY, SPICE_CHANNEL_INPUTS, SPICE_CHANNEL_CURSOR,
                                   SPICE_CHANNEL_PLAYBACK, SPICE_CHANNEL_RECORD}));
   TestClient pb;
-  ASSERT_TRUE(pb.connect(port_));
-  ASSERT_EQ(pb.link(SPICE_CHANNEL_PLAYBACK, session2, ""), uint32_t(SPICE_LINK_ERR_OK));
+  link(pb, SPICE_CHANNEL_PLAYBACK, session2);
   ASSERT_TRUE(pb.recv_until(SPICE_MSG_PLAYBACK_MODE).has_value());
   // The host removes its device: the client is told and closed, the channel unlisted.
   server_->set_playback(nullptr);
@@ -209,10 +194,8 @@ TEST_P(AudioServerTest, PlaybackRawSequenceAndFramesByteExact) {
   TestClient main;
   const uint32_t session = attach_and_open(main);
   TestClient pb;
-  ASSERT_TRUE(pb.connect(port_));
-  ASSERT_EQ(pb.link(SPICE_CHANNEL_PLAYBACK, session, "",
-                    {caps({SPICE_PLAYBACK_CAP_VOLUME, SPICE_PLAYBACK_CAP_LATENCY})}),
-            uint32_t(SPICE_LINK_ERR_OK));
+  link(pb, SPICE_CHANNEL_PLAYBACK, session,
+       {SPICE_PLAYBACK_CAP_VOLUME, SPICE_PLAYBACK_CAP_LATENCY});
   EXPECT_TRUE(pb.server_has_channel_cap(SPICE_PLAYBACK_CAP_VOLUME));
   EXPECT_TRUE(pb.server_has_channel_cap(SPICE_PLAYBACK_CAP_OPUS));  // 48 kHz was set
 
@@ -280,10 +263,8 @@ TEST_P(AudioServerTest, PlaybackOpusForAClientThatDecodesIt) {
   TestClient main;
   const uint32_t session = attach_and_open(main);
   TestClient pb;
-  ASSERT_TRUE(pb.connect(port_));
-  ASSERT_EQ(pb.link(SPICE_CHANNEL_PLAYBACK, session, "",
-                    {caps({SPICE_PLAYBACK_CAP_VOLUME, SPICE_PLAYBACK_CAP_OPUS})}),
-            uint32_t(SPICE_LINK_ERR_OK));
+  link(pb, SPICE_CHANNEL_PLAYBACK, session,
+       {SPICE_PLAYBACK_CAP_VOLUME, SPICE_PLAYBACK_CAP_OPUS});
   auto mode = pb.recv_until(SPICE_MSG_PLAYBACK_MODE);
   ASSERT_TRUE(mode.has_value());
   ByteReader rm(mode->body);
@@ -333,8 +314,7 @@ TEST_P(AudioServerTest, SlowPlaybackClientLosesTheOldestFramesNotTheHostsTime) {
   TestClient main;
   const uint32_t session = attach_and_open(main);
   TestClient pb;
-  ASSERT_TRUE(pb.connect(port_));
-  ASSERT_EQ(pb.link(SPICE_CHANNEL_PLAYBACK, session, ""), uint32_t(SPICE_LINK_ERR_OK));
+  link(pb, SPICE_CHANNEL_PLAYBACK, session);
   int small = 4096;
   setsockopt(pb.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   ASSERT_TRUE(wait_for([&] { return playback_->client_connected(); }));
@@ -362,14 +342,12 @@ TEST_P(AudioServerTest, SecondPlaybackClientTakesOver) {
   TestClient main;
   const uint32_t session = attach_and_open(main);
   TestClient first;
-  ASSERT_TRUE(first.connect(port_));
-  ASSERT_EQ(first.link(SPICE_CHANNEL_PLAYBACK, session, ""), uint32_t(SPICE_LINK_ERR_OK));
+  link(first, SPICE_CHANNEL_PLAYBACK, session);
   ASSERT_TRUE(first.recv_until(SPICE_MSG_PLAYBACK_MODE).has_value());
   TestClient main2;
   const uint32_t session2 = open_session(main2);
   TestClient second;
-  ASSERT_TRUE(second.connect(port_));
-  ASSERT_EQ(second.link(SPICE_CHANNEL_PLAYBACK, session2, ""), uint32_t(SPICE_LINK_ERR_OK));
+  link(second, SPICE_CHANNEL_PLAYBACK, session2);
   EXPECT_TRUE(second.recv_until(SPICE_MSG_PLAYBACK_MODE).has_value());
   EXPECT_TRUE(first.recv_until(SPICE_MSG_DISCONNECTING).has_value());
   EXPECT_TRUE(wait_for([&] { return playback_->client_connected(); }));
@@ -383,9 +361,7 @@ TEST_P(AudioServerTest, RecordRawSamplesReachTheHostInOrder) {
   TestClient main;
   const uint32_t session = attach_and_open(main);
   TestClient rec;
-  ASSERT_TRUE(rec.connect(port_));
-  ASSERT_EQ(rec.link(SPICE_CHANNEL_RECORD, session, "", {caps({SPICE_RECORD_CAP_VOLUME})}),
-            uint32_t(SPICE_LINK_ERR_OK));
+  link(rec, SPICE_CHANNEL_RECORD, session, {SPICE_RECORD_CAP_VOLUME});
   EXPECT_TRUE(rec.server_has_channel_cap(SPICE_RECORD_CAP_VOLUME));
   EXPECT_FALSE(rec.server_has_channel_cap(SPICE_RECORD_CAP_OPUS));
   auto start_msg = rec.recv();
@@ -395,25 +371,14 @@ TEST_P(AudioServerTest, RecordRawSamplesReachTheHostInOrder) {
 
   ASSERT_TRUE(rec.send(SPICE_MSGC_RECORD_MODE, record_mode(SPICE_AUDIO_DATA_MODE_RAW)));
   ASSERT_TRUE(rec.send(SPICE_MSGC_RECORD_START_MARK, {0, 0, 0, 0}));
-  std::vector<uint32_t> sent, got;
-  std::vector<uint32_t> buf(4096);
-  for (uint32_t f = 0; f < 40; ++f) {
-    std::vector<uint32_t> frame(kAudioFrameSamples);
-    for (uint32_t i = 0; i < kAudioFrameSamples; ++i) frame[i] = f * kAudioFrameSamples + i;
-    sent.insert(sent.end(), frame.begin(), frame.end());
-    ASSERT_TRUE(rec.send(SPICE_MSGC_RECORD_DATA, record_data(f, bytes_of(frame))));
-    // The host reads as fast as the client sends (more than the ring behind would drop).
-    ASSERT_TRUE(wait_for([&] { return record_->stats().samples_received >= sent.size(); }));
-    const size_t n = record_->read(buf);
-    got.insert(got.end(), buf.begin(), buf.begin() + long(n));
+  std::vector<uint32_t> sent(40 * kAudioFrameSamples);
+  for (uint32_t i = 0; i < sent.size(); ++i) sent[i] = i;
+  std::vector<std::vector<uint8_t>> packets;
+  for (size_t at = 0; at < sent.size(); at += kAudioFrameSamples) {
+    const auto frame = bytes_of(sent).subspan(at * 4, kAudioFrameSamples * 4);
+    packets.emplace_back(frame.begin(), frame.end());
   }
-  ASSERT_TRUE(wait_for([&] {
-    const size_t n = record_->read(buf);
-    got.insert(got.end(), buf.begin(), buf.begin() + long(n));
-    return got.size() >= sent.size();
-  })) << got.size() << " of " << sent.size() << " samples; stats: received "
-      << record_->stats().samples_received << " dropped " << record_->stats().samples_dropped;
-  EXPECT_EQ(got, sent);
+  EXPECT_EQ(record_through(rec, packets, sent.size()), sent);
   EXPECT_EQ(record_->stats().samples_dropped, 0u);
 
   record_->stop();
@@ -430,31 +395,23 @@ TEST_P(AudioServerTest, RecordOpusIsDecodedForTheHost) {
   TestClient main;
   const uint32_t session = attach_and_open(main);
   TestClient rec;
-  ASSERT_TRUE(rec.connect(port_));
-  ASSERT_EQ(rec.link(SPICE_CHANNEL_RECORD, session, "",
-                     {caps({SPICE_RECORD_CAP_VOLUME, SPICE_RECORD_CAP_OPUS})}),
-            uint32_t(SPICE_LINK_ERR_OK));
+  link(rec, SPICE_CHANNEL_RECORD, session,
+       {SPICE_RECORD_CAP_VOLUME, SPICE_RECORD_CAP_OPUS});
   EXPECT_TRUE(rec.server_has_channel_cap(SPICE_RECORD_CAP_OPUS));
   ASSERT_TRUE(rec.recv_until(SPICE_MSG_RECORD_START).has_value());
   ASSERT_TRUE(rec.send(SPICE_MSGC_RECORD_MODE, record_mode(SPICE_AUDIO_DATA_MODE_OPUS)));
   auto enc = OpusFrameEncoder::create(48000);
   ASSERT_TRUE(enc.ok());
-  std::vector<uint32_t> sent, got, buf(4096);
+  std::vector<uint32_t> sent;
+  std::vector<std::vector<uint8_t>> packets;
   for (size_t f = 0; f < 60; ++f) {
     const auto frame = sine_frame(f);
     sent.insert(sent.end(), frame.begin(), frame.end());
     auto packet = enc->encode(frame);
     ASSERT_TRUE(packet.ok());
-    ASSERT_TRUE(rec.send(SPICE_MSGC_RECORD_DATA, record_data(uint32_t(f), *packet)));
-    ASSERT_TRUE(wait_for([&] { return record_->stats().samples_received >= sent.size(); }));
-    const size_t n = record_->read(buf);
-    got.insert(got.end(), buf.begin(), buf.begin() + long(n));
+    packets.push_back(std::move(*packet));
   }
-  ASSERT_TRUE(wait_for([&] {
-    const size_t n = record_->read(buf);
-    got.insert(got.end(), buf.begin(), buf.begin() + long(n));
-    return got.size() >= sent.size();
-  }));
+  const auto got = record_through(rec, packets, sent.size());
   EXPECT_EQ(got.size(), sent.size());
   EXPECT_GT(snr_db(sent, got), 20.0);
 }
@@ -494,8 +451,7 @@ TEST_P(AudioServerTest, HostileRecordDataClosesOnlyThatClient) {
     EXPECT_EQ(listed_channels(main).size(), 4u) << i;  // the session lives on
   }
   TestClient good;
-  ASSERT_TRUE(good.connect(port_));
-  ASSERT_EQ(good.link(SPICE_CHANNEL_RECORD, session, ""), uint32_t(SPICE_LINK_ERR_OK));
+  link(good, SPICE_CHANNEL_RECORD, session);
   EXPECT_TRUE(good.recv_until(SPICE_MSG_RECORD_START).has_value());
 }
 

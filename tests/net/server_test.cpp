@@ -6,13 +6,8 @@
 #include <spice/enums.h>
 #include <spice/protocol.h>
 
-#include <thread>
-
+#include "server_fixture.hpp"
 #include "spiceflow/core/bytes.hpp"
-#include "spiceflow/engine/engine.hpp"
-#include "spiceflow/net/server.hpp"
-#include "support/loopback.hpp"
-#include "test_client.hpp"
 
 namespace spiceflow::net {
 namespace {
@@ -20,58 +15,14 @@ namespace {
 using testing::Message;
 using testing::TestClient;
 
-using spiceflow::testing::free_loopback_port;
-
-class ServerTest : public ::testing::TestWithParam<IoBackend> {
+class ServerTest : public testing::LoopbackServerTest {
  protected:
   void start(const std::string& password = {}, const std::string& synthetic = "game") {
-    if (GetParam() == IoBackend::uring) {
-      std::string why;
-      if (!io_uring_available(&why)) GTEST_SKIP() << "io_uring unavailable: " << why;
-    }
-    engine::DesktopOptions d;
-    d.synthetic = synthetic;
-    d.source.size = {320, 240};
-    d.source.fps = 60;
-    auto desk = engine::Desktop::create(0, d);
-    ASSERT_TRUE(desk.ok()) << desk.error().message;
-    engine_.add(std::move(*desk));
     ServerOptions so;
-    so.port = port_ = free_loopback_port();
-    so.io = GetParam();
     so.ticket.disabled = password.empty();
     so.ticket.password = password;
-    so.link_timeout = std::chrono::milliseconds(2000);
-    auto server = Server::create(so, engine_);
-    ASSERT_TRUE(server.ok()) << server.error().message;
-    server_ = std::move(*server);
-    engine_.start();
-    thread_ = std::thread([this] { (void)server_->run(); });
+    start_server(so, synthetic, {320, 240}, 60);
   }
-
-  void TearDown() override {
-    if (server_) {
-      server_->stop();
-      thread_.join();
-    }
-    engine_.stop();
-  }
-
-  // Links a main channel and returns the session id from MAIN_INIT.
-  uint32_t open_session(TestClient& main) {
-    EXPECT_TRUE(main.connect(port_));
-    EXPECT_EQ(main.link(SPICE_CHANNEL_MAIN, 0, ""), uint32_t(SPICE_LINK_ERR_OK));
-    auto init = main.recv_until(SPICE_MSG_MAIN_INIT);
-    EXPECT_TRUE(init.has_value());
-    if (!init) return 0;
-    ByteReader r(init->body);
-    return r.u32();
-  }
-
-  engine::Engine engine_;
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
-  uint16_t port_ = 0;
 };
 
 TEST_P(ServerTest, MainChannelSendsInitAndChannelsList) {
