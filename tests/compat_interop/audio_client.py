@@ -16,8 +16,8 @@ the wire bytes of the playback channel, the volume and mute the server set, whet
 server offered Opus, and channel errors. Run with /usr/bin/python3 (Debian's gi module).
 Exit status 0, or 3 when a channel reported an error.
 
-Pitfall (see ../interop/spice_client.py): Session.connect / Channel.connect shadow
-GObject.connect, so signals are hooked with GObject.Object.connect(obj, ...).
+The session, its error bookkeeping and the main loop are ../interop/spice_client.py's
+Client (whose pitfall applies: signals are hooked with GObject.Object.connect(obj, ...)).
 """
 import argparse
 import ctypes
@@ -28,23 +28,13 @@ import struct
 import sys
 import time
 
-import gi
-
-gi.require_version("SpiceClientGLib", "2.0")
-from gi.repository import GLib, GObject  # noqa: E402
-from gi.repository import SpiceClientGLib as Spice  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
+from spice_client import Client, GLib, GObject, Spice  # noqa: E402
 
 # spice-protocol's protocol.h (not exported by the GIR).
 SPICE_PLAYBACK_CAP_OPUS = 3
 SPICE_RECORD_CAP_OPUS = 2
 FRAME = 480
-ERROR_EVENTS = {
-    Spice.ChannelEvent.ERROR_CONNECT: "connect",
-    Spice.ChannelEvent.ERROR_TLS: "tls",
-    Spice.ChannelEvent.ERROR_LINK: "link",
-    Spice.ChannelEvent.ERROR_AUTH: "auth",
-    Spice.ChannelEvent.ERROR_IO: "io",
-}
 
 
 def client_sample(n, rate):
@@ -58,10 +48,10 @@ def client_sample(n, rate):
     return struct.pack("<hh", left, right)
 
 
-class AudioClient:
+class AudioClient(Client):
     def __init__(self, host, port, out_dir, record_frames):
-        self.loop = GLib.MainLoop()
-        self.t0 = time.monotonic()
+        super().__init__(host, port, None)
+        self.session.set_property("enable-audio", True)
         self.record_frames = record_frames
         self.played = open(os.path.join(out_dir, "client_played.raw"), "wb")
         self.sent = open(os.path.join(out_dir, "client_sent.raw"), "wb")
@@ -69,21 +59,12 @@ class AudioClient:
         self.record = None
         self.st = {"playback_start": None, "playback_starts": 0, "playback_stops": 0,
                    "playback_buffers": 0, "playback_bytes": 0,
-                   "t_first_playback": None, "record_start": None, "record_frames_sent": 0,
-                   "errors": []}
+                   "t_first_playback": None, "record_start": None, "record_frames_sent": 0}
         self.rec_rate = None
         self.rec_t0 = None
         self.rec_next = 0
-        self.session = Spice.Session()
-        self.session.set_property("uri", "spice://%s:%d" % (host, port))
-        self.session.set_property("enable-audio", True)
-        GObject.Object.connect(self.session, "channel-new", self.on_channel_new)
 
-    def now(self):
-        return round(time.monotonic() - self.t0, 4)
-
-    def on_channel_new(self, session, ch):
-        GObject.Object.connect(ch, "channel-event", self.on_event)
+    def on_channel(self, ch):
         if isinstance(ch, Spice.PlaybackChannel):
             self.playback = ch
             GObject.Object.connect(ch, "playback-start", self.on_playback_start)
@@ -94,10 +75,6 @@ class AudioClient:
             self.record = ch
             GObject.Object.connect(ch, "record-start", self.on_record_start)
             Spice.Channel.connect(ch)
-
-    def on_event(self, ch, event):
-        if event in ERROR_EVENTS:
-            self.st["errors"].append("%s: %s" % (type(ch).__name__, ERROR_EVENTS[event]))
 
     def on_playback_start(self, ch, fmt, channels, rate):
         self.st["playback_start"] = [fmt, channels, rate]
@@ -144,15 +121,8 @@ class AudioClient:
             return []
         return list((ctypes.c_uint16 * n).from_address(ptr))
 
-    def run(self, seconds):
-        if not Spice.Session.connect(self.session):
-            self.st["errors"].append("spice_session_connect failed")
-            return
-        GLib.timeout_add(int(seconds * 1000), self.loop.quit)
-        self.loop.run()
-
     def report(self):
-        st = dict(self.st)
+        st = dict(self.st, errors=self.errors)
         for name, ch, opus_cap in (("playback", self.playback, SPICE_PLAYBACK_CAP_OPUS),
                                    ("record", self.record, SPICE_RECORD_CAP_OPUS)):
             if ch is None:
@@ -163,7 +133,7 @@ class AudioClient:
                         "wire_bytes": ch.get_property("total-read-bytes")}
         self.played.close()
         self.sent.close()
-        self.session.disconnect()
+        self.close()
         return st
 
 

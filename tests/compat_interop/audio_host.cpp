@@ -5,8 +5,8 @@
 //   audio_host --port P --out DIR [--rate HZ] [--playback-compression on|off]
 //              [--volume L,R] [--mute]
 //
-// It runs its own single-threaded main loop (the SpiceCoreInterface: poll() watches and
-// timers, as QEMU's main loop provides them) and, every 10 ms of that loop, does what QEMU's
+// It runs tools/qxl-player's CoreLoop (the SpiceCoreInterface: poll() watches and timers,
+// as QEMU's main loop provides them) and, every 10 ms of that loop, does what QEMU's
 // -audiodev spice does: asks for a playback buffer (spice_server_playback_get_buffer) and,
 // when one is lent, fills it with the next samples of a known signal and puts it back; and
 // reads whatever the record device has (spice_server_record_get_samples). Everything put
@@ -16,142 +16,26 @@
 //
 // The signal: left a logarithmic sine sweep 200 Hz -> 6 kHz over 2 s, right the same sweep
 // descending, both at 40% of full scale; sample n of the stream is a pure function of n.
-#include <poll.h>
 #include <signal.h>
 #include <spice.h>
 
-#include <chrono>
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <memory>
 #include <numbers>
 #include <string>
 #include <vector>
 
-struct SpiceTimer {
-  SpiceTimerFunc func = nullptr;
-  void* opaque = nullptr;
-  long long due_ms = -1;  // -1: not armed
-  bool alive = true;
-};
-
-struct SpiceWatch {
-  int fd = -1;
-  int mask = 0;
-  SpiceWatchFunc func = nullptr;
-  void* opaque = nullptr;
-  bool alive = true;
-};
+#include "core_loop.hpp"
 
 namespace {
 
 volatile sig_atomic_t g_stop = 0;
-
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// The host's main loop state (the SpiceCoreInterface callbacks have no user pointer).
-struct Loop {
-  std::vector<std::unique_ptr<SpiceTimer>> timers;
-  std::vector<std::unique_ptr<SpiceWatch>> watches;
-};
-Loop g_loop;
-
-SpiceTimer* timer_add(SpiceTimerFunc func, void* opaque) {
-  auto t = std::make_unique<SpiceTimer>();
-  t->func = func;
-  t->opaque = opaque;
-  g_loop.timers.push_back(std::move(t));
-  return g_loop.timers.back().get();
-}
-void timer_start(SpiceTimer* t, uint32_t ms) { t->due_ms = now_ms() + ms; }
-void timer_cancel(SpiceTimer* t) { t->due_ms = -1; }
-void timer_remove(SpiceTimer* t) {
-  t->alive = false;
-  t->due_ms = -1;
-}
-
-SpiceWatch* watch_add(int fd, int mask, SpiceWatchFunc func, void* opaque) {
-  auto w = std::make_unique<SpiceWatch>();
-  w->fd = fd;
-  w->mask = mask;
-  w->func = func;
-  w->opaque = opaque;
-  g_loop.watches.push_back(std::move(w));
-  return g_loop.watches.back().get();
-}
-void watch_update_mask(SpiceWatch* w, int mask) { w->mask = mask; }
-void watch_remove(SpiceWatch* w) { w->alive = false; }
-
-void channel_event(int event, SpiceChannelEventInfo* info) {
-  std::fprintf(stderr, "audio_host: channel event %d: type %d id %d\n", event, info->type,
-               info->id);
-}
-
-SpiceCoreInterface make_core() {
-  SpiceCoreInterface core{};
-  core.base.type = SPICE_INTERFACE_CORE;
-  core.base.description = "audio_host core";
-  core.base.major_version = SPICE_INTERFACE_CORE_MAJOR;
-  core.base.minor_version = SPICE_INTERFACE_CORE_MINOR;
-  core.timer_add = timer_add;
-  core.timer_start = timer_start;
-  core.timer_cancel = timer_cancel;
-  core.timer_remove = timer_remove;
-  core.watch_add = watch_add;
-  core.watch_update_mask = watch_update_mask;
-  core.watch_remove = watch_remove;
-  core.channel_event = channel_event;
-  return core;
-}
-
-// One iteration: wait for the sockets or the next timer (at most `max_wait_ms`), then run
-// what is ready. Removed watches and timers are freed here, outside their callbacks.
-void run_once(long long max_wait_ms) {
-  std::erase_if(g_loop.watches, [](const auto& w) { return !w->alive; });
-  std::erase_if(g_loop.timers, [](const auto& t) { return !t->alive; });
-  long long wait = max_wait_ms;
-  const long long now = now_ms();
-  for (const auto& t : g_loop.timers) {
-    if (t->due_ms >= 0) wait = std::max(0LL, std::min(wait, t->due_ms - now));
-  }
-  std::vector<pollfd> fds;
-  std::vector<SpiceWatch*> owners;
-  for (const auto& w : g_loop.watches) {
-    short ev = 0;
-    if (w->mask & SPICE_WATCH_EVENT_READ) ev |= POLLIN;
-    if (w->mask & SPICE_WATCH_EVENT_WRITE) ev |= POLLOUT;
-    if (!ev) continue;
-    fds.push_back({w->fd, ev, 0});
-    owners.push_back(w.get());
-  }
-  const int n = ::poll(fds.data(), fds.size(), int(wait));
-  if (n > 0) {
-    for (size_t i = 0; i < fds.size(); ++i) {
-      SpiceWatch* w = owners[i];
-      if (!fds[i].revents || !w->alive) continue;
-      int events = 0;
-      if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) events |= SPICE_WATCH_EVENT_READ;
-      if (fds[i].revents & (POLLOUT | POLLERR)) events |= SPICE_WATCH_EVENT_WRITE;
-      events &= w->mask;
-      if (events) w->func(w->fd, events, w->opaque);
-    }
-  }
-  const long long after = now_ms();
-  for (size_t i = 0; i < g_loop.timers.size(); ++i) {  // callbacks may add timers
-    SpiceTimer* t = g_loop.timers[i].get();
-    if (t->alive && t->due_ms >= 0 && t->due_ms <= after) {
-      t->due_ms = -1;
-      t->func(t->opaque);
-    }
-  }
-}
+spiceflow::player::CoreLoop* g_core = nullptr;
 
 // Sample n of the test signal (left | right << 16).
 uint32_t signal_sample(uint64_t n, uint32_t rate) {
@@ -221,18 +105,22 @@ int main(int argc, char** argv) {
   }
   if (port <= 0 || out_dir.empty()) return usage();
 
+  spiceflow::player::CoreLoop loop;
+  g_core = &loop;
   struct sigaction sa{};
-  sa.sa_handler = [](int) { g_stop = 1; };
+  sa.sa_handler = [](int) {
+    g_stop = 1;
+    g_core->wake();
+  };
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
 
-  static SpiceCoreInterface core = make_core();
   SpiceServer* server = spice_server_new();
   spice_server_set_port(server, port);
   spice_server_set_addr(server, "127.0.0.1", 0);
   spice_server_set_noauth(server);
   if (compression >= 0) spice_server_set_playback_compression(server, compression);
-  if (spice_server_init(server, &core) != 0) {
+  if (spice_server_init(server, loop.core()) != 0) {
     std::fprintf(stderr, "audio_host: spice_server_init failed\n");
     return 1;
   }
@@ -280,19 +168,20 @@ int main(int argc, char** argv) {
   uint64_t next_sample = 0, frames_put = 0, null_buffers = 0, recorded_samples = 0;
   uint32_t frame_size = 0;
   std::vector<uint32_t> rec_buf(4096);
-  long long next_tick = now_ms();
+  using spiceflow::player::monotonic_ms;
+  int64_t next_tick = monotonic_ms();
   std::printf("{\"ready\": true, \"port\": %d}\n", port);
   std::fflush(stdout);
   while (!g_stop) {
-    run_once(std::max(0LL, next_tick - now_ms()));
-    const long long now = now_ms();
+    loop.run_once(std::max<int64_t>(0, next_tick - monotonic_ms()));
+    const int64_t now = monotonic_ms();
     if (now < next_tick) continue;
     // One 10 ms tick; a late loop catches up by at most 4 frames (QEMU's rate control
     // also drops what it cannot deliver in time).
-    long long due = (now - next_tick) / 10 + 1;
+    int64_t due = (now - next_tick) / 10 + 1;
     next_tick += 10 * due;
-    due = std::min(due, 4LL);
-    for (long long f = 0; f < due; ++f) {
+    due = std::min<int64_t>(due, 4);
+    for (int64_t f = 0; f < due; ++f) {
       uint32_t* buf = nullptr;
       uint32_t n = 0;
       spice_server_playback_get_buffer(&playback, &buf, &n);

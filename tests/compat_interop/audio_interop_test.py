@@ -37,15 +37,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-SKIP = 77
-HERE = os.path.dirname(os.path.abspath(__file__))
-REFERENCE_LIB = "/usr/lib/x86_64-linux-gnu/libspice-server.so.1"
+from hosts_interop_test import HERE, REFERENCE_LIB, SKIP, Qemu, free_port, log
+
 RING = 8192   # the reference's RECORD_SAMPLES_SIZE
 FRAME = 480   # samples per SPICE audio frame (both directions)
 CLIENT_SECS = 4.0
@@ -62,16 +60,6 @@ CASES = {
                    "opus_offered": True, "playback_opus": False, "record_opus": True},
 }
 VOLUME = [30000, 45000]
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_pair(name, host_bin, lib_dir, case, out_dir):
@@ -131,7 +119,6 @@ def run_pair(name, host_bin, lib_dir, case, out_dir):
 
 def run_qemu(name, lib_dir, out_dir):
     """QEMU with a SPICE sound card on one library and the client against it."""
-    from hosts_interop_test import Qemu
     os.makedirs(out_dir, exist_ok=True)
     with Qemu(name, lib_dir, out_dir, extra=CASES["qemu"]["args"]) as q:
         library = q.spice_library()
