@@ -12,11 +12,8 @@
 #include <mutex>
 #include <thread>
 
+#include "server_fixture.hpp"
 #include "spiceflow/core/bytes.hpp"
-#include "spiceflow/engine/engine.hpp"
-#include "spiceflow/net/server.hpp"
-#include "support/loopback.hpp"
-#include "test_client.hpp"
 
 namespace spiceflow::net {
 namespace {
@@ -281,37 +278,13 @@ struct FakeHost {
   }
 };
 
-class AgentServerTest : public ::testing::TestWithParam<IoBackend> {
+class AgentServerTest : public testing::LoopbackServerTest {
  protected:
   void SetUp() override {
-    if (GetParam() == IoBackend::uring) {
-      std::string why;
-      if (!io_uring_available(&why)) GTEST_SKIP() << "io_uring unavailable: " << why;
-    }
-    engine::DesktopOptions d;
-    d.synthetic = "office";
-    d.source.size = {64, 64};
-    d.source.fps = 5;
-    auto desk = engine::Desktop::create(0, d);
-    ASSERT_TRUE(desk.ok()) << desk.error().message;
-    engine_.add(std::move(*desk));
     ServerOptions so;
-    so.port = port_ = spiceflow::testing::free_loopback_port();
-    so.io = GetParam();
     so.ticket.disabled = true;
     so.agent = host_.hooks();
-    auto server = Server::create(so, engine_);
-    ASSERT_TRUE(server.ok()) << server.error().message;
-    server_ = std::move(*server);
-    engine_.start();
-    thread_ = std::thread([this] { (void)server_->run(); });
-  }
-  void TearDown() override {
-    if (server_) {
-      server_->stop();
-      thread_.join();
-    }
-    engine_.stop();
+    start_server(so, "office", {64, 64}, 5);
   }
 
   // Links a main channel (announcing AGENT_CONNECTED_TOKENS unless told otherwise);
@@ -363,10 +336,6 @@ class AgentServerTest : public ::testing::TestWithParam<IoBackend> {
   }
 
   FakeHost host_;
-  engine::Engine engine_;
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
-  uint16_t port_ = 0;
   uint32_t session_ = 0;
 };
 

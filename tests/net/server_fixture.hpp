@@ -45,10 +45,13 @@ class LoopbackServerTest : public ::testing::TestWithParam<IoBackend> {
     thread_ = std::thread([this] { (void)server_->run(); });
   }
 
+  /// Stops and destroys the server here, while a derived fixture's members (hooks the
+  /// server calls) still exist.
   void TearDown() override {
     if (server_) {
       server_->stop();
       thread_.join();
+      server_.reset();
     }
     engine_.stop();
   }
