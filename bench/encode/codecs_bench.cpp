@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "spiceflow/encode/glz_encoder.hpp"
 #include "spiceflow/encode/image_encoder.hpp"
 
 namespace {
@@ -121,6 +122,45 @@ void BM_Codec(benchmark::State& state, enc::ImageCodec codec) {
   report(state, img, out_bytes);
 }
 
+// GLZ on a fresh window each time (restart() per image): what one image costs on its own,
+// comparable with the codecs above. `zlib` adds the deflate pass of ZLIB_GLZ_RGB.
+void BM_Glz(benchmark::State& state, bool zlib) {
+  const Image& img = content(int(state.range(0)));
+  auto dict = std::make_shared<enc::GlzDictionary>(enc::kGlzMaxWindowPixels);
+  auto e = enc::make_glz_encoder(dict, zlib);
+  size_t out_bytes = 0;
+  for (auto _ : state) {
+    dict->restart();
+    auto res = e->encode(img.view());
+    out_bytes = std::get<enc::EncodedImage>(res).data.size();
+    benchmark::DoNotOptimize(out_bytes);
+  }
+  report(state, img, out_bytes);
+}
+
+// GLZ's own case: the picture changes a little between images (a line of text being
+// typed), so each image copies most of itself from the previous one (the default hint:
+// the newest image of the same size). The window holds four full pictures.
+void BM_GlzTyping(benchmark::State& state) {
+  const Image& base = content(int(state.range(0)));
+  auto dict = std::make_shared<enc::GlzDictionary>(4 * kW * kH);
+  auto e = enc::make_glz_encoder(dict, false);
+  Image img = base;
+  std::mt19937 rng(7);
+  size_t out_bytes = 0, frames = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    // The next glyph of a line of text; lines wrap within 600 rows.
+    const int32_t col = int32_t(frames % 200), line = int32_t(frames / 200 % 40);
+    fill(img, 40 + col * 8, 200 + line * 15, 7, 11, rng() | 0xff000000u);
+    state.ResumeTiming();
+    auto res = e->encode(img.view());
+    out_bytes += std::get<enc::EncodedImage>(res).data.size();
+    ++frames;
+  }
+  report(state, img, out_bytes / std::max<size_t>(1, frames));
+}
+
 // liblz4 alone: one LZ4_compress_default over the whole buffer (the ceiling for lz4).
 void BM_Liblz4Ceiling(benchmark::State& state) {
   const Image& img = content(int(state.range(0)));
@@ -146,6 +186,9 @@ BENCHMARK_CAPTURE(BM_Codec, lz, enc::ImageCodec::lz)
 BENCHMARK_CAPTURE(BM_Codec, jpeg, enc::ImageCodec::jpeg)
     ->DenseRange(0, 3)
     ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Glz, glz, false)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Glz, zlib_glz, true)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GlzTyping)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Liblz4Ceiling)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
 
 }  // namespace

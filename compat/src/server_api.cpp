@@ -110,10 +110,17 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
     case SPICE_IMAGE_COMPRESSION_LZ:
       s->opts.compression = net::ImageCompression::lz;
       break;
-    default:  // auto_glz, auto_lz, glz: GLZ is not implemented; auto is the closest
+    case SPICE_IMAGE_COMPRESSION_GLZ:
+    case SPICE_IMAGE_COMPRESSION_AUTO_GLZ:  // the reference's default: GLZ for images
+      s->opts.compression = net::ImageCompression::glz;
+      break;
+    default:  // auto_lz
       s->opts.compression = net::ImageCompression::automatic;
       break;
   }
+  s->opts.zlib_glz = s->zlib_glz == SPICE_WAN_COMPRESSION_ALWAYS  ? net::WanCompression::always
+                     : s->zlib_glz == SPICE_WAN_COMPRESSION_NEVER ? net::WanCompression::never
+                                                                  : net::WanCompression::automatic;
 
   // Client mouse mode needs an absolute pointing device (a tablet); QEMU adds one later,
   // if at all, and add_interface then offers client mode (Server::set_client_mouse).
@@ -310,9 +317,6 @@ SPICEFLOW_EXPORT int spice_server_add_ssl_client(SpiceServer* s, int socket, int
 SPICEFLOW_EXPORT int spice_server_set_image_compression(SpiceServer* s,
                                                         SpiceImageCompression comp) {
   if (comp <= SPICE_IMAGE_COMPRESSION_INVALID || comp > SPICE_IMAGE_COMPRESSION_LZ4) return -1;
-  if (comp == SPICE_IMAGE_COMPRESSION_GLZ || comp == SPICE_IMAGE_COMPRESSION_AUTO_GLZ) {
-    s->once.warn("image compression", "GLZ is not implemented yet; using auto (LZ4/LZ)");
-  }
   s->image_compression = comp;
   return 0;
 }

@@ -18,6 +18,10 @@ std::string_view to_string(ImageCodec c) {
       return "lz";
     case ImageCodec::jpeg:
       return "jpeg";
+    case ImageCodec::glz:
+      return "glz";
+    case ImageCodec::zlib_glz:
+      return "zlib_glz";
   }
   return "unknown";
 }
@@ -34,6 +38,9 @@ std::unique_ptr<ImageEncoder> make_image_encoder(ImageCodec codec) {
       return make_lz_encoder();
     case ImageCodec::jpeg:
       return make_jpeg_encoder(kDefaultJpegQuality);
+    case ImageCodec::glz:
+    case ImageCodec::zlib_glz:
+      return make_standalone_glz_encoder(codec == ImageCodec::zlib_glz);
   }
   assert(false && "unhandled ImageCodec");
   return nullptr;

@@ -338,7 +338,7 @@ std::vector<encode::ImageCodec> Desktop::codecs_in_use() const {
   std::vector<encode::ImageCodec> out;
   for (size_t c = 0; c < encode::kImageCodecCount; ++c) {
     const auto codec = encode::ImageCodec(c);
-    if (codec == encode::ImageCodec::raw) continue;
+    if (codec == encode::ImageCodec::raw || encode::needs_dictionary(codec)) continue;
     const bool configured = std::find(opts_.codecs.begin(), opts_.codecs.end(), codec) !=
                             opts_.codecs.end();
     if (configured || pipeline_->codec_refs[c].load() > 0) out.push_back(codec);
@@ -480,9 +480,11 @@ Result<std::unique_ptr<Desktop>> Desktop::create(int index, const DesktopOptions
   auto& p = *d->pipeline_;
   p.source = std::move(source);
   p.raster = std::move(*raster);
+  // GLZ is left out: its images depend on what each client holds (net/ encodes them).
   for (size_t c = 0; c < encode::kImageCodecCount; ++c) {
-    if (encode::ImageCodec(c) != encode::ImageCodec::raw) {
-      p.encoders[c] = encode::make_image_encoder(encode::ImageCodec(c));
+    const auto codec = encode::ImageCodec(c);
+    if (codec != encode::ImageCodec::raw && !encode::needs_dictionary(codec)) {
+      p.encoders[c] = encode::make_image_encoder(codec);
     }
   }
   p.build_graph();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "peer.hpp"
+#include "spiceflow/encode/glz_encoder.hpp"
 #include "spiceflow/engine/desktop.hpp"
 #include "spiceflow/net/audio.hpp"
 #include "spiceflow/net/link.hpp"
@@ -34,6 +35,12 @@ class ServerContext {
   virtual void retire(ChannelClient* c, const std::string& reason) = 0;
   /// Milliseconds on the multimedia clock (monotonic, shared by all channels).
   virtual uint32_t mm_time() const = 0;
+  /// The GLZ dictionary `id` of session `session_id`: made with `window_pixels` by the
+  /// first display channel that asks, then shared by the session's display channels (the
+  /// client keeps one window per session; later window sizes are ignored, as in the
+  /// reference). It lives as long as the session or a channel holding it.
+  virtual std::shared_ptr<encode::GlzDictionary> glz_dictionary(uint32_t session_id, uint8_t id,
+                                                                int64_t window_pixels) = 0;
   /// The multimedia time of an earlier instant (an audio frame's put time).
   virtual uint32_t mm_time_at(std::chrono::steady_clock::time_point t) const = 0;
   /// The audio streams a host attached (Server::set_playback / set_record), or null.

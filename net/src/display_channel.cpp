@@ -10,6 +10,16 @@
 // engine encodes changed tiles with it on its workers; a tile without it (encoded before
 // the acquisition, or declined by the codec) is encoded here, falling back to raw.
 //
+// GLZ is the exception: its images reference earlier images the client holds in its GLZ
+// window, so they are encoded per client, here on the event loop, over the session's
+// GlzDictionary (ServerContext::glz_dictionary, with the id and window size from the
+// client's DISPLAY_INIT), never by the engine. Every GLZ image encoded is sent at once, in
+// id order, so the client's window equals the dictionary. Each tile's encode is hinted with
+// the image that last covered it (the previous version of the tile, or the full picture at
+// the tile's offset), so an edited tile costs about its changes. An image larger than the
+// window goes as LZ (as in the reference); ZLIB_GLZ when --zlib-glz-wan-compression says so
+// and deflating pays off.
+//
 // Video streams: for each video region the engine publishes (engine::VideoRegion), a client
 // that decodes one of our video codecs (every spice-gtk decodes MJPEG) gets STREAM_CREATE,
 // then each new picture of the region as STREAM_DATA (the newest only: a client that is
@@ -22,6 +32,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <optional>
 
 #include "channel.hpp"
@@ -44,6 +55,12 @@ constexpr uint32_t kAckWindow = 40;
 // ~400 ms ahead (audio/video sync), which is what makes its streams lag.
 constexpr uint32_t kPlayoutLeadMs = 25;
 
+// The largest GLZ window we keep for a client: spice-gtk's largest default (64 MiB of
+// xRGB). The dictionary holds that many pixels of the client's recent images; a client
+// asking for more (up to the format's 2^25) gets this, so one client cannot make the
+// server hold 128 MiB.
+constexpr int64_t kMaxGlzWindowPixels = 16 << 20;
+
 class DisplayChannel final : public ChannelClient {
  public:
   DisplayChannel(ServerContext& ctx, std::unique_ptr<Peer> peer, const LinkMess& link,
@@ -53,6 +70,9 @@ class DisplayChannel final : public ChannelClient {
     codec_ = choose_codec();
     acquire(codec_);
     log::info("{}: display images as {}", name(), encode::to_string(codec_));
+    if (codec_ == encode::ImageCodec::glz) {
+      log::info("{}: GLZ dictionary: from the client's DISPLAY_INIT", name());
+    }
     // A client without MULTI_CODEC decodes MJPEG only (the protocol's original codec).
     if (!has_channel_cap(SPICE_DISPLAY_CAP_MULTI_CODEC)) {
       video_codecs_.push_back(encode::VideoCodec::mjpeg);
@@ -82,6 +102,18 @@ class DisplayChannel final : public ChannelClient {
         encode::to_string(codec_), fallbacks_, copy_bits_sent_, peer_->bytes_sent());
     log::info("{}: display: {} stream frames in {} streams, {} stream bytes", name(),
               stream_frames_sent_, streams_created_, stream_bytes_);
+    if (glz_) {
+      const auto s = glz_->dictionary()->stats();
+      log::info(
+          "{}: display: glz: {} images in the dictionary ({} copy from earlier images, {} "
+          "pixels so), {} evicted, window {} images / {} of {} pixels; {} sent as zlib_glz, "
+          "{} as lz (larger than the window)",
+          name(), s.images, s.referencing, s.cross_pixels, s.evicted, s.window_images,
+          s.window_pixels, glz_->dictionary()->window_pixels(), zlib_glz_sent_, glz_as_lz_);
+      // Images still queued here never reach the client: a later display channel of this
+      // session must not reference them.
+      glz_->dictionary()->restart();
+    }
   }
 
  protected:
@@ -95,8 +127,11 @@ class DisplayChannel final : public ChannelClient {
   bool handle(uint16_t type, std::span<const uint8_t> body) override {
     switch (type) {
       case SPICE_MSGC_DISPLAY_INIT: {
-        if (!msg::parse_display_init(body)) return false;
+        auto init = msg::parse_display_init(body);
+        if (!init) return false;
+        init_ = *init;
         init_received_ = true;
+        setup_glz();
         pump();
         return true;
       }
@@ -127,6 +162,8 @@ class DisplayChannel final : public ChannelClient {
         return encode::ImageCodec::lz;
       case ImageCompression::jpeg:
         return encode::ImageCodec::jpeg;
+      case ImageCompression::glz:
+        return encode::ImageCodec::glz;
       case ImageCompression::automatic:
       case ImageCompression::lz4:
         break;
@@ -136,21 +173,23 @@ class DisplayChannel final : public ChannelClient {
   }
 
   // The client's SpiceImageCompression replaces the server's choice for this client (as
-  // in the reference server). GLZ is not implemented: LZ is its closest relative.
+  // in the reference server; AUTO_GLZ is GLZ, as --image-compression auto_glz).
   void set_preferred(uint8_t wanted) {
     std::optional<ImageCompression> mode;
     switch (wanted) {
       case SPICE_IMAGE_COMPRESSION_OFF:
         mode = ImageCompression::off;
         break;
-      case SPICE_IMAGE_COMPRESSION_AUTO_GLZ:
       case SPICE_IMAGE_COMPRESSION_AUTO_LZ:
         mode = ImageCompression::automatic;
+        break;
+      case SPICE_IMAGE_COMPRESSION_AUTO_GLZ:
+      case SPICE_IMAGE_COMPRESSION_GLZ:
+        mode = ImageCompression::glz;
         break;
       case SPICE_IMAGE_COMPRESSION_QUIC:
         mode = ImageCompression::quic;
         break;
-      case SPICE_IMAGE_COMPRESSION_GLZ:
       case SPICE_IMAGE_COMPRESSION_LZ:
         mode = ImageCompression::lz;
         break;
@@ -172,10 +211,38 @@ class DisplayChannel final : public ChannelClient {
     acquire(codec);
     release(codec_);
     codec_ = codec;
+    setup_glz();
   }
 
-  void acquire(encode::ImageCodec c) { ctx_.desktop(desktop_).acquire_codec(c); }
-  void release(encode::ImageCodec c) { ctx_.desktop(desktop_).release_codec(c); }
+  // GLZ images are made here, per client: the engine makes none.
+  void acquire(encode::ImageCodec c) {
+    if (!encode::needs_dictionary(c)) ctx_.desktop(desktop_).acquire_codec(c);
+  }
+  void release(encode::ImageCodec c) {
+    if (!encode::needs_dictionary(c)) ctx_.desktop(desktop_).release_codec(c);
+  }
+
+  // Once the client chose GLZ and sent DISPLAY_INIT: the session's dictionary.
+  void setup_glz() {
+    if (codec_ != encode::ImageCodec::glz || glz_ || !init_received_) return;
+    bool zlib = false;
+    switch (ctx_.options().zlib_glz) {
+      case WanCompression::always:
+        zlib = true;
+        break;
+      case WanCompression::never:
+      case WanCompression::automatic:  // no bandwidth test yet: every link counts as LAN
+        break;
+    }
+    glz_ = encode::make_glz_encoder(
+        ctx_.glz_dictionary(session_id_, init_.glz_dictionary_id,
+                            std::min<int64_t>(init_.glz_dictionary_window_size,
+                                              kMaxGlzWindowPixels)),
+        zlib);
+    log::info("{}: GLZ dictionary {}: window of {} pixels (client asked {}){}", name(),
+              init_.glz_dictionary_id, glz_->dictionary()->window_pixels(),
+              init_.glz_dictionary_window_size, zlib ? ", ZLIB_GLZ when smaller" : "");
+  }
 
   const encode::ImageEncoder& encoder(encode::ImageCodec c) {
     auto& e = encoders_[size_t(c)];
@@ -191,17 +258,39 @@ class DisplayChannel final : public ChannelClient {
     ++draws_sent_;
   }
 
-  void encode_and_send(const Rect& box, const ImageView& pixels) {
-    if (codec_ != encode::ImageCodec::raw) {
+  // Sends `pixels` in the client's codec, else raw. `tile`: the tile they are, if one
+  // (GLZ hints). Returns the GLZ image id when it went as GLZ.
+  std::optional<uint64_t> encode_and_send(const Rect& box, const ImageView& pixels,
+                                          std::optional<size_t> tile = std::nullopt) {
+    if (codec_ == encode::ImageCodec::glz) {
+      assert(glz_ && "GLZ images before DISPLAY_INIT");
+      const bool hinted = tile && *tile < glz_hints_.size();
+      uint64_t id = 0;
+      auto res = glz_->encode(pixels, hinted ? glz_hints_[*tile] : std::nullopt, &id);
+      if (auto* e = std::get_if<encode::EncodedImage>(&res)) {
+        if (hinted) glz_hints_[*tile] = encode::GlzHint{id, 0, 0};
+        if (e->codec == encode::ImageCodec::zlib_glz) ++zlib_glz_sent_;
+        send_image(box, *e);
+        return id;
+      }
+      ++glz_as_lz_;
+      auto lz = encoder(encode::ImageCodec::lz).encode(pixels);
+      if (auto* e = std::get_if<encode::EncodedImage>(&lz)) {
+        send_image(box, *e);
+        return std::nullopt;
+      }
+      ++fallbacks_;
+    } else if (codec_ != encode::ImageCodec::raw) {
       auto res = encoder(codec_).encode(pixels);
       if (auto* e = std::get_if<encode::EncodedImage>(&res)) {
         send_image(box, *e);
-        return;
+        return std::nullopt;
       }
       ++fallbacks_;
     }
     auto res = encoder(encode::ImageCodec::raw).encode(pixels);
     if (auto* e = std::get_if<encode::EncodedImage>(&res)) send_image(box, *e);
+    return std::nullopt;
   }
 
   void send_surface(const engine::Frame& frame) {
@@ -232,8 +321,14 @@ class DisplayChannel final : public ChannelClient {
     // The whole picture as the first draw: a client's first invalidate already shows the
     // complete frame (spicy-screenshot saves on the first one).
     const Image full = frame.assemble();
-    encode_and_send(Rect::from_size(frame.size), full.view());
+    const auto full_id = encode_and_send(Rect::from_size(frame.size), full.view());
     send_empty(SPICE_MSG_DISPLAY_MARK);
+    glz_hints_.assign(frame.tiles.size(), std::nullopt);
+    if (full_id) {
+      for (size_t i = 0; i < frame.tiles.size(); ++i) {
+        glz_hints_[i] = encode::GlzHint{*full_id, frame.tiles[i]->rect.x, frame.tiles[i]->rect.y};
+      }
+    }
     tile_versions_.resize(frame.tiles.size());
     for (size_t i = 0; i < frame.tiles.size(); ++i) tile_versions_[i] = frame.tiles[i]->version;
     generation_ = frame.surface_generation;
@@ -288,7 +383,7 @@ class DisplayChannel final : public ChannelClient {
       if (const auto& enc = tile.encoding(codec_)) {
         send_image(tile.rect, *enc);
       } else {
-        encode_and_send(tile.rect, tile.pixels->view());
+        encode_and_send(tile.rect, tile.pixels->view(), i);
       }
       tile_versions_[i] = tile.version;
     }
@@ -436,6 +531,13 @@ class DisplayChannel final : public ChannelClient {
   std::array<std::unique_ptr<encode::ImageEncoder>, encode::kImageCodecCount> encoders_;
   uint64_t fallbacks_ = 0;  // images codec_ declined (sent raw)
   bool init_received_ = false;
+  msg::DisplayInit init_;
+  // GLZ (codec_ glz, from DISPLAY_INIT on): the encoder over the session's dictionary, and
+  // per tile the image that last covered it.
+  std::unique_ptr<encode::GlzEncoder> glz_;
+  std::vector<std::optional<encode::GlzHint>> glz_hints_;
+  uint64_t zlib_glz_sent_ = 0;
+  uint64_t glz_as_lz_ = 0;
   bool has_surface_ = false;
   uint64_t generation_ = 0;
   uint64_t image_id_ = 0;

@@ -196,6 +196,10 @@ uint8_t spice_image_type(encode::ImageCodec codec) {
       return SPICE_IMAGE_TYPE_LZ_RGB;
     case encode::ImageCodec::jpeg:
       return SPICE_IMAGE_TYPE_JPEG;
+    case encode::ImageCodec::glz:
+      return SPICE_IMAGE_TYPE_GLZ_RGB;
+    case encode::ImageCodec::zlib_glz:
+      return SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB;
   }
   assert(false && "unhandled ImageCodec");
   return SPICE_IMAGE_TYPE_BITMAP;
@@ -242,10 +246,17 @@ void display_draw_copy(Bytes& out, uint32_t surface_id, const Rect& box, uint64_
     case encode::ImageCodec::quic:
     case encode::ImageCodec::lz:
     case encode::ImageCodec::jpeg:
+    case encode::ImageCodec::glz:
       // BinaryData: data_size u32, then the bytes. Each stream carries its own header
-      // (LZ4: top-down flag and bitmap format; QUIC and LZ: magic, type, size; JPEG: JFIF),
+      // (LZ4: top-down flag and bitmap format; QUIC, LZ, GLZ: magic, type, size; JPEG: JFIF),
       // so nothing else goes between. spice-gtk reads QUIC as whole 32-bit words.
       assert(image.codec != encode::ImageCodec::quic || image.data.size() % 4 == 0);
+      w.u32(static_cast<uint32_t>(image.data.size()));
+      w.bytes(image.data);
+      break;
+    case encode::ImageCodec::zlib_glz:
+      // ZlibGlzRGBData: glz_data_size u32 (what the client inflates to), data_size u32, data.
+      w.u32(image.glz_size);
       w.u32(static_cast<uint32_t>(image.data.size()));
       w.bytes(image.data);
       break;

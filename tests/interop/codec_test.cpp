@@ -216,18 +216,5 @@ s.disconnect()
   EXPECT_TRUE(server.running()) << server.log_tail();
 }
 
-// GLZ is not implemented: asking for it is a usage error that says so.
-TEST(CodecCli, GlzIsNotYetSupported) {
-  TempDir dir;
-  const std::string port = std::to_string(free_port());
-  for (const std::string name : {"glz", "auto_glz"}) {
-    RunResult r =
-        run_with_timeout({server_bin(), "serve", "--port", port, "--image-compression", name}, 10s,
-                         dir.path(), "bad-" + name);
-    EXPECT_EQ(r.exit_code, 2) << name << ": " << r.describe();
-    EXPECT_NE(r.err.find("not yet supported"), std::string::npos) << name << ": " << r.err;
-  }
-}
-
 }  // namespace
 }  // namespace spiceflow::interop

@@ -6,6 +6,7 @@ GTK and no X display are needed. Run it with /usr/bin/python3: Debian's `gi`
 module is not visible to a pyenv/venv python.
 
   watch HOST PORT SECS [--password P] [--out FILE.ppm] [--channel-id N]
+        [--glz-window BYTES] [--preferred-compression N]
       Connects the main channel and display channel N (default 0) and, for SECS
       of wall time, counts display invalidates and "frames" (1/60 s ticks with at
       least one invalidate: what a 60 Hz client would paint). At the end the
@@ -16,6 +17,9 @@ module is not visible to a pyenv/venv python.
       as [x, y, w, h, count]. spice-client-glib decodes MJPEG streams itself and
       invalidates the stream's destination rectangle once per shown frame, so a
       video stream shows up as one large rectangle with a high count.
+      --glz-window sets the session's GLZ window (its DISPLAY_INIT asks for BYTES / 4
+      pixels; spice-gtk's default is 12..64 MiB), --preferred-compression the
+      SpiceImageCompression it asks for (DISPLAY_PREFERRED_COMPRESSION).
 
   input HOST PORT [--password P] [--keys 0x1e,0x30,...] [--move X,Y]...
         [--click X,Y]... [--display N] [--delay-ms MS] [--timeout SECS]
@@ -65,7 +69,7 @@ def channel_name(ch):
 class Client:
     """A session plus the bookkeeping both subcommands share."""
 
-    def __init__(self, host, port, password):
+    def __init__(self, host, port, password, glz_window=None, preferred_compression=None):
         self.loop = GLib.MainLoop()
         self.t0 = time.monotonic()
         self.errors = []
@@ -76,6 +80,10 @@ class Client:
         self.session.set_property("uri", self.uri)
         if password is not None:
             self.session.set_property("password", password)
+        if glz_window is not None:
+            self.session.set_property("glz-window-size", glz_window)
+        if preferred_compression is not None:
+            self.session.set_property("preferred-compression", preferred_compression)
         GObject.Object.connect(self.session, "channel-new", self._on_channel_new)
 
     def now(self):
@@ -123,8 +131,8 @@ class Client:
 
 
 class Watcher(Client):
-    def __init__(self, host, port, password, channel_id):
-        super().__init__(host, port, password)
+    def __init__(self, host, port, password, channel_id, **session_props):
+        super().__init__(host, port, password, **session_props)
         self.channel_id = channel_id
         self.st = {"invalidates": 0, "frames": 0, "inval_px": 0,
                    "primary_creates": 0, "marks": 0,
@@ -254,7 +262,8 @@ def parse_xy(text):
 
 
 def cmd_watch(a):
-    c = Watcher(a.host, a.port, a.password, a.channel_id)
+    c = Watcher(a.host, a.port, a.password, a.channel_id, glz_window=a.glz_window,
+                preferred_compression=a.preferred_compression)
     c.run(a.secs)
     out = {"cmd": "watch", "uri": c.uri, "seconds": c.now(), **c.st,
            "opened": c.opened, "bytes": c.bytes_per_channel(), "errors": c.errors}
@@ -304,6 +313,8 @@ def main(argv):
     w.add_argument("--out")
     w.add_argument("--channel-id", type=int, default=0)
     w.add_argument("--top-rects", type=int, default=0)
+    w.add_argument("--glz-window", type=int)
+    w.add_argument("--preferred-compression", type=int)
     i = sub.add_parser("input")
     i.add_argument("host")
     i.add_argument("port", type=int)

@@ -294,5 +294,38 @@ TEST(Tshark, Lz4SessionUsesLz4Images) {
   EXPECT_TRUE(cap.spice_infos().find("DRAW_COPY") != std::string::npos);
 }
 
+// GLZ (102) and ZLIB_GLZ (107) images, a watcher through a small GLZ window (its images copy
+// from earlier ones and slide the window) plus a screenshot: dissected without complaint.
+TEST(Tshark, GlzSessionDissectsCleanly) {
+  TempDir dir;
+  if (!tshark_installed(dir)) GTEST_SKIP() << "tshark is not installed";
+  Server server(dir);
+  ServerOptions o;
+  o.compression = "glz";
+  o.synthetic = "scroll-text";
+  o.size = "320x240";
+  o.frozen = false;
+  o.fps = 20;
+  o.extra = {"--streaming-video", "off", "--zlib-glz-wan-compression", "always"};
+  SPICEFLOW_START_SERVER(server, o);
+  Capture cap(dir, server.port());
+  std::string why;
+  if (!cap.start(&why)) GTEST_SKIP() << why;
+  RunResult watch = spice_client({"watch", "127.0.0.1", std::to_string(server.port()), "1.5",
+                                  "--glz-window", std::to_string(4 * 100000)},
+                                 dir.path(), "watch");
+  EXPECT_EQ(watch.exit_code, 0) << watch.describe();
+  RunResult shot = spicy_screenshot(server.port(), dir / "shot.ppm", dir.path());
+  EXPECT_EQ(shot.exit_code, 0) << shot.describe();
+  ASSERT_TRUE(cap.stop(&why)) << why;
+
+  auto problems = cap.problems();
+  EXPECT_TRUE(problems.empty()) << "the SPICE dissector objects:\n" << join(problems);
+  auto types = cap.values("spice.image_type");
+  EXPECT_TRUE(types.count("102") || types.count("107"))
+      << "no GLZ image (TCP analysis saw " << cap.lost_segments() << " capture gaps)";
+  EXPECT_TRUE(server.running()) << server.log_tail();
+}
+
 }  // namespace
 }  // namespace spiceflow::interop

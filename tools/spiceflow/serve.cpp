@@ -84,12 +84,18 @@ CLI::App* add_serve_command(CLI::App& app, ServeConfig& cfg) {
   cmd->add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  // Checked by net::parse_image_compression (below), which also explains that glz and
-  // auto_glz are not supported yet rather than calling them unknown.
+  // Checked by net::parse_image_compression (below).
   cmd->add_option("--image-compression", cfg.image_compression,
                   "auto or auto_lz (LZ4 when the client supports it, else LZ), lz4, quic, lz, "
-                  "jpeg (lossy), or off (raw bitmaps); glz and auto_glz are not supported yet")
+                  "glz or auto_glz (GLZ: LZ with a per-client dictionary of earlier images), "
+                  "jpeg (lossy), or off (raw bitmaps)")
       ->capture_default_str();
+  cmd->add_option("--zlib-glz-wan-compression", cfg.zlib_glz,
+                  "Deflate GLZ images too (ZLIB_GLZ, when smaller): always, never, or auto "
+                  "(only on a WAN link, as the reference; there is no link test yet, so every "
+                  "link counts as LAN)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "always", "never"}));
   cmd->add_option("--link-timeout", cfg.link_timeout,
                   "Seconds a connection may take to complete the SPICE link")
       ->capture_default_str()
@@ -123,6 +129,7 @@ std::vector<encode::ImageCodec> engine_codecs(net::ImageCompression c) {
     case net::ImageCompression::jpeg:
       return {encode::ImageCodec::jpeg};
     case net::ImageCompression::off:
+    case net::ImageCompression::glz:  // encoded per client, by its display channel
       break;
   }
   return {};
@@ -183,6 +190,7 @@ int run_serve(const ServeConfig& cfg) {
   so.port = uint16_t(cfg.port);
   so.io = *io;
   so.compression = *compression;
+  so.zlib_glz = *net::parse_wan_compression(cfg.zlib_glz);  // checked by CLI11
   so.link_timeout = std::chrono::milliseconds(int64_t(cfg.link_timeout * 1000));
   // On loopback without a password the ticket is not checked (a local, single-user
   // default, so `remote-viewer spice://127.0.0.1:5900` just works).

@@ -26,6 +26,7 @@ struct ServeConfig {
   int desktops = 1;
   std::string log_level = "info";
   std::string image_compression = "auto";
+  std::string zlib_glz = "auto";  ///< --zlib-glz-wan-compression: auto, always or never
   double link_timeout = 10;
   std::string raster = "auto";
   std::string streaming_video = "filter";  ///< off, filter or all (engine::StreamingVideo)

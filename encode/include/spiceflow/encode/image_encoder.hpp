@@ -7,11 +7,16 @@
 ///        spice-gtk's canvas decodes them;
 ///   quic: the QUIC stream (SPICE_IMAGE_TYPE_QUIC, image type RGB32), lossless;
 ///   lz:   the LZ stream with its header (SPICE_IMAGE_TYPE_LZ_RGB, image type RGB32), lossless;
-///   jpeg: a baseline JFIF stream (SPICE_IMAGE_TYPE_JPEG), lossy.
+///   jpeg: a baseline JFIF stream (SPICE_IMAGE_TYPE_JPEG), lossy;
+///   glz:  the GLZ stream with its header (SPICE_IMAGE_TYPE_GLZ_RGB, RGB32), lossless,
+///         referencing earlier images of the client's dictionary (glz_encoder.hpp);
+///   zlib_glz: that GLZ stream deflated (SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB; glz_size says
+///         how long the GLZ stream inside is).
 /// Each of these is the `data` of the SpiceImage's BinaryData (after data_size).
-/// GLZ, ZLIB-GLZ and JPEG-alpha slot in as more ImageCodec values.
+/// JPEG-alpha slots in as one more ImageCodec value.
 ///
-/// Threading: encode() is const and may run concurrently on many TBB workers.
+/// Threading: encode() is const and may run concurrently on many TBB workers (GLZ
+/// encoders serialise on their dictionary).
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -23,12 +28,17 @@
 
 namespace spiceflow::encode {
 
-enum class ImageCodec { raw, lz4, quic, lz, jpeg };
+enum class ImageCodec { raw, lz4, quic, lz, jpeg, glz, zlib_glz };
 /// The number of ImageCodec values (they run 0..kImageCodecCount-1: usable as an index).
-inline constexpr size_t kImageCodecCount = 5;
+inline constexpr size_t kImageCodecCount = 7;
 
 /// True for codecs whose output decodes to exactly the input pixels (X aside).
 constexpr bool is_lossless(ImageCodec c) { return c != ImageCodec::jpeg; }
+/// True for codecs whose output depends on what the client was sent before (GLZ's
+/// dictionary): encoded per client, never once for all (see glz_encoder.hpp).
+constexpr bool needs_dictionary(ImageCodec c) {
+  return c == ImageCodec::glz || c == ImageCodec::zlib_glz;
+}
 
 std::string_view to_string(ImageCodec c);
 
@@ -37,6 +47,8 @@ struct EncodedImage {
   int32_t width = 0;
   int32_t height = 0;
   std::vector<uint8_t> data;
+  /// zlib_glz only: the size of the GLZ stream `data` inflates to.
+  uint32_t glz_size = 0;
 };
 
 /// The codec cannot represent this image (the caller falls back to another codec).
@@ -55,7 +67,9 @@ class ImageEncoder {
   virtual EncodeResult encode(const ImageView& img) const = 0;
 };
 
-/// A new encoder for `codec` (jpeg at kDefaultJpegQuality).
+/// A new encoder for `codec` (jpeg at kDefaultJpegQuality). glz and zlib_glz get a
+/// dictionary of their own (kGlzDefaultWindowPixels): a stand-alone encoder for tests and
+/// benchmarks; clients get one over their session's dictionary (make_glz_encoder).
 std::unique_ptr<ImageEncoder> make_image_encoder(ImageCodec codec);
 
 /// The reference server's default JPEG quality.

@@ -25,7 +25,7 @@ namespace spiceflow::net {
 /// How display images are compressed (names follow QEMU's -spice image-compression). A
 /// client never receives a codec it lacks: where the choice needs a capability the client
 /// did not announce (LZ4), it gets LZ. A client's DISPLAY_PREFERRED_COMPRESSION replaces
-/// this for that client. An image a codec declines goes out raw.
+/// this for that client. An image a codec declines goes out raw (GLZ: as LZ).
 enum class ImageCompression {
   automatic,  ///< "auto", "auto_lz": LZ4 when the client supports it, LZ otherwise
   lz4,        ///< LZ4 (SPICE_DISPLAY_CAP_LZ4_COMPRESSION), LZ otherwise
@@ -33,10 +33,21 @@ enum class ImageCompression {
   lz,         ///< LZ_RGB always (every client decodes it)
   jpeg,       ///< JPEG always: lossy, for bandwidth tests and photo-heavy desktops
   off,        ///< raw bitmaps always
+  /// "glz", "auto_glz": GLZ_RGB (every client decodes it) over the client session's
+  /// dictionary, encoded per client on the event loop; images larger than the client's
+  /// window go as LZ.
+  glz,
 };
-/// Accepts auto, auto_lz, lz4, quic, lz, jpeg, off; auto_glz and glz name codecs that are
-/// not implemented yet and are refused with an error saying so.
+/// Accepts auto, auto_lz, lz4, quic, lz, jpeg, off, glz, auto_glz.
 Result<ImageCompression> parse_image_compression(std::string_view name);
+
+/// Whether GLZ images are also deflated (ZLIB_GLZ_RGB, sent when smaller), as QEMU's
+/// -spice zlib-glz-wan-compression: auto = only for a client on a slow (WAN) link, as the
+/// reference decides it; spiceflow has no link bandwidth test yet, so every link counts as
+/// LAN and auto never deflates.
+enum class WanCompression { automatic, always, never };
+/// Accepts auto, always, never.
+Result<WanCompression> parse_wan_compression(std::string_view name);
 
 /// A channel connection's life-cycle step, for a host that wants to know (compat/ forwards
 /// these to SpiceCoreInterface::channel_event). `kind` has SPICE_CHANNEL_EVENT_*'s values.
@@ -88,6 +99,7 @@ struct ServerOptions {
   TicketPolicy ticket;
   IoBackend io = IoBackend::automatic;
   ImageCompression compression = ImageCompression::automatic;
+  WanCompression zlib_glz = WanCompression::automatic;
   /// A connection that has not completed the link stage by then is closed.
   std::chrono::milliseconds link_timeout{10'000};
   std::string name = "spiceflow";
