@@ -13,6 +13,7 @@
 #include "qxl_worker.hpp"
 #include "reds.hpp"
 #include "spiceflow/core/log.hpp"
+#include "vmc_port.hpp"
 
 using namespace spiceflow;
 
@@ -99,16 +100,38 @@ SPICEFLOW_EXPORT int spice_server_add_interface(SpiceServer* s, SpiceBaseInstanc
     st->instance = dev;
     st->subtype = dev->subtype ? dev->subtype : "";
     const bool vdagent = st->subtype == "vdagent";
+    // As the reference: ports are SPICE_CHANNEL_PORT channels, but the WebDAV port (folder
+    // sharing) is a SPICE_CHANNEL_WEBDAV one and the streaming agent's is not served here.
+    const std::string_view port_name = dev->portname ? dev->portname : "";
+    const bool port = st->subtype == "port" && port_name != "org.spice-space.stream.0";
     if (vdagent && s->agent->attached()) return refuse(s, type, "a vdagent is already attached");
-    if (!vdagent) {
+    if (!vdagent && !port) {
       // Registered but not opened: we never call state(1), so the host treats the port as
       // closed (guest writes are discarded by QEMU) until pass-through exists for it.
-      s->once.warn("char device " + st->subtype,
+      s->once.warn("char device " + st->subtype + " " + std::string(port_name),
                    "registered; data pass-through is not implemented yet (port stays closed)");
     }
-    dev->st = st.get();
+    SpiceCharDeviceState* state = st.get();
+    dev->st = state;
     s->char_devices.push_back(std::move(st));
-    if (vdagent) s->agent->attach(dev);
+    if (vdagent) {
+      state->device = s->agent.get();
+      s->agent->attach(dev);
+    } else if (port) {
+      const uint8_t channel =
+          port_name == "org.spice-space.webdav.0" ? SPICE_CHANNEL_WEBDAV : SPICE_CHANNEL_PORT;
+      // The lowest id of that channel type not in use (the reference's free channel id).
+      uint8_t id = 0;
+      while (std::any_of(s->vmc_ports.begin(), s->vmc_ports.end(), [&](const auto& p) {
+        return p->type() == channel && p->id() == id;
+      })) {
+        ++id;
+      }
+      auto p = std::make_unique<compat::VmcPort>(s->core, *s->server, dev, channel, id);
+      p->set_running(s->vm_running);
+      state->device = p.get();
+      s->vmc_ports.push_back(std::move(p));
+    }
     return 0;
   }
   if (type == SPICE_INTERFACE_PLAYBACK) {
@@ -180,6 +203,7 @@ SPICEFLOW_EXPORT int spice_server_remove_interface(SpiceBaseInstance* sin) {
     if (!dev->st) return -1;
     RedsState* s = dev->st->reds;
     if (s->agent && s->agent->device() == dev) s->agent->detach();
+    std::erase_if(s->vmc_ports, [dev](const auto& p) { return p->device() == dev; });
     std::erase_if(s->char_devices, [dev](const auto& st) { return st->instance == dev; });
     dev->st = nullptr;
     return 0;
@@ -217,13 +241,14 @@ SPICEFLOW_EXPORT void spice_server_char_device_wakeup(SpiceCharDeviceInstance* s
   if (!sin || !sin->st) return;
   // On the caller's thread, as the reference: QEMU expects the guest's data to be read
   // before this returns. Other ports were never opened (no state(1)): nothing to do.
-  RedsState* s = sin->st->reds;
-  if (s->agent && s->agent->device() == sin) s->agent->wakeup();
+  if (auto* d = sin->st->device; d && d->device() == sin) d->wakeup();
 }
 
 SPICEFLOW_EXPORT void spice_server_port_event(SpiceCharDeviceInstance* sin, uint8_t event) {
-  if (!sin || !sin->st) return;
-  sin->st->reds->once.warn("spice_server_port_event", "port channels are not implemented yet");
+  if (!sin || !sin->st) return;  // the reference too ignores an unregistered port's events
+  for (auto& p : sin->st->reds->vmc_ports) {
+    if (p->device() == sin) p->port_event(event);
+  }
 }
 
 SPICEFLOW_EXPORT const char** spice_server_char_device_recognized_subtypes(void) {

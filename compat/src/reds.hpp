@@ -24,6 +24,9 @@
 
 namespace spiceflow::compat {
 class AgentPort;
+class CharDevice;
+class HostMailbox;
+class VmcPort;
 class QxlSource;
 class QxlWorker;
 }  // namespace spiceflow::compat
@@ -46,6 +49,8 @@ struct SpiceCharDeviceState {
   RedsState* reds = nullptr;
   SpiceCharDeviceInstance* instance = nullptr;
   std::string subtype;
+  /// What drives the device (the agent's port, a VmcPort); null: registered but closed.
+  spiceflow::compat::CharDevice* device = nullptr;
 };
 
 struct RedsState {
@@ -83,8 +88,12 @@ struct RedsState {
   /// but are not shown yet.
   std::vector<std::unique_ptr<spiceflow::compat::QxlWorker>> workers;
   std::vector<std::unique_ptr<SpiceCharDeviceState>> char_devices;
+  /// The net loop's calls for the char devices, run on the host main loop.
+  std::unique_ptr<spiceflow::compat::HostMailbox> mailbox;
   /// The guest agent's port: the "vdagent" char device, when one is registered.
   std::unique_ptr<spiceflow::compat::AgentPort> agent;
+  /// "port" char devices, each a SPICE_CHANNEL_PORT (or _WEBDAV) channel.
+  std::vector<std::unique_ptr<spiceflow::compat::VmcPort>> vmc_ports;
   std::vector<std::unique_ptr<SpicePlaybackState>> playbacks;
   std::vector<std::unique_ptr<SpiceRecordState>> records;
   SpiceMigrateInstance* migration = nullptr;

@@ -11,6 +11,8 @@
 
 #include "abi.hpp"
 #include "agent_port.hpp"
+#include "host_mailbox.hpp"
+#include "vmc_port.hpp"
 #include "qxl_source.hpp"
 #include "qxl_worker.hpp"
 #include "reds.hpp"
@@ -69,14 +71,21 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
     return -1;
   }
   s->input = std::move(*input);
-  auto agent = compat::AgentPort::create(core);
-  if (!agent) {
-    log::error("spiceflow compat: {}", agent.error().message);
+  auto mailbox = compat::HostMailbox::create(core);
+  if (!mailbox) {
+    log::error("spiceflow compat: {}", mailbox.error().message);
     return -1;
   }
-  s->agent = std::move(*agent);
+  s->mailbox = std::move(*mailbox);
+  s->agent = std::make_unique<compat::AgentPort>(core, *s->mailbox);
   s->agent->set_running(s->vm_running);
   s->opts.agent = s->agent->hooks();
+  s->opts.vmc = compat::vmc_hooks(*s->mailbox, [s](uint8_t type, uint8_t id) {
+    for (auto& p : s->vmc_ports) {
+      if (p->type() == type && p->id() == id) return p.get();
+    }
+    return static_cast<compat::VmcPort*>(nullptr);
+  });
 
   if (s->port <= 0) {
     log::error("spiceflow compat: no plain-text port set (TLS-only servers are not supported)");
@@ -196,6 +205,7 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
 
 SPICEFLOW_EXPORT void spice_server_destroy(SpiceServer* s) {
   if (!s) return;
+  s->vmc_ports.clear();  // their channels leave the server while it runs
   if (s->server) {
     s->server->stop();
     if (s->server_thread.joinable()) s->server_thread.join();
@@ -207,6 +217,7 @@ SPICEFLOW_EXPORT void spice_server_destroy(SpiceServer* s) {
   s->engine.reset();
   s->source = nullptr;
   s->agent.reset();  // after the server: its sessions' hooks post into the port
+  s->mailbox.reset();
   s->input.reset();
   delete s;
 }
@@ -448,12 +459,14 @@ SPICEFLOW_EXPORT void spice_server_vm_start(SpiceServer* s) {
   s->vm_running = true;
   for (auto& w : s->workers) w->start();
   if (s->agent) s->agent->set_running(true);
+  for (auto& p : s->vmc_ports) p->set_running(true);
 }
 
 SPICEFLOW_EXPORT void spice_server_vm_stop(SpiceServer* s) {
   s->vm_running = false;
   for (auto& w : s->workers) w->stop();
   if (s->agent) s->agent->set_running(false);
+  for (auto& p : s->vmc_ports) p->set_running(false);
 }
 
 SPICEFLOW_EXPORT int spice_server_get_num_clients(SpiceServer* s) {

@@ -172,7 +172,8 @@ std::optional<bool> announced_capability(std::span<const uint8_t> piece, uint32_
   r.u32();  // request
   if (!r.ok() || type != VD_AGENT_ANNOUNCE_CAPABILITIES) return std::nullopt;
   // Caps words announced, and present in this piece.
-  const size_t words = std::min<size_t>((size - std::min<uint32_t>(size, 4)) / 4, r.remaining() / 4);
+  const size_t words =
+      std::min<size_t>((size - std::min<uint32_t>(size, 4)) / 4, r.remaining() / 4);
   if (bit / 32 >= words) return false;
   r.skip(4 * (bit / 32));
   return (r.u32() >> (bit % 32)) & 1;

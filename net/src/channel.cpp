@@ -141,7 +141,7 @@ bool ChannelClient::handle_common(uint16_t type, std::span<const uint8_t> body, 
 
 void ChannelClient::on_input() {
   const size_t header = mini_header_ ? kMiniHeaderSize : kFullHeaderSize;
-  while (!peer_->closing()) {
+  while (!peer_->closing() && !input_paused()) {
     auto in = peer_->input();
     if (in.size() < header) return;
     ByteReader r(in);
@@ -174,6 +174,10 @@ void ChannelClient::on_input() {
     }
     peer_->consume(header + size);
   }
+}
+
+void ChannelClient::resume_input() {
+  if (!peer_->closing() && !peer_->input().empty()) on_input();
 }
 
 Caps server_channel_caps(uint8_t channel_type) {

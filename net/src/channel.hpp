@@ -22,6 +22,7 @@ namespace spiceflow::net {
 
 class ChannelClient;
 class AgentRelay;
+class VmcRegistry;
 
 /// What a channel needs from the server that owns it.
 class ServerContext {
@@ -55,6 +56,8 @@ class ServerContext {
   virtual uint16_t keyboard_leds() const { return 0; }
   /// The guest agent's side of the server; null when the host has no agent (ServerOptions::agent).
   virtual AgentRelay* agent_relay() { return nullptr; }
+  /// The host's spicevmc channels; null when it has none (ServerOptions::vmc).
+  virtual VmcRegistry* vmc() { return nullptr; }
 };
 
 /// The largest client message we accept; anything bigger closes the client.
@@ -84,6 +87,8 @@ class ChannelClient {
   /// Called when client_mouse_allowed() or keyboard_leds() of the server changed, and on
   /// an audio channel when its stream changed (AudioStream's notifier).
   virtual void on_server_state() {}
+  /// The server started serving another channel (a spicevmc one) after the session began.
+  virtual void on_channel_added(const msg::ChannelId& channel) {}
 
  protected:
   virtual void start() = 0;
@@ -92,6 +97,10 @@ class ChannelClient {
   virtual bool handle(uint16_t type, std::span<const uint8_t> body) = 0;
   /// The output queue dropped below the low-water mark, or the ACK window reopened.
   virtual void on_room() {}
+  /// While true, received messages wait in the input buffer (the channel pauses its peer's
+  /// reading too); resume_input() handles what waits once it is false again.
+  virtual bool input_paused() const { return false; }
+  void resume_input();
 
   void send(uint16_t type, const msg::Bytes& body);
   void send_empty(uint16_t type) { send(type, {}); }
@@ -139,6 +148,9 @@ std::unique_ptr<ChannelClient> make_display_channel(ServerContext& ctx,
 std::unique_ptr<ChannelClient> make_inputs_channel(ServerContext& ctx, std::unique_ptr<Peer> peer,
                                                    const LinkMess& link, uint32_t session_id,
                                                    int desktop);
+std::unique_ptr<ChannelClient> make_vmc_channel(ServerContext& ctx, std::unique_ptr<Peer> peer,
+                                                const LinkMess& link, uint32_t session_id,
+                                                int desktop);
 std::unique_ptr<ChannelClient> make_cursor_channel(ServerContext& ctx, std::unique_ptr<Peer> peer,
                                                    const LinkMess& link, uint32_t session_id,
                                                    int desktop);

@@ -81,6 +81,7 @@ class MainChannel final : public ChannelClient, public AgentEndpoint {
         msg::Bytes out;
         msg::main_channels_list(out, ctx_.channel_list());
         send(SPICE_MSG_MAIN_CHANNELS_LIST, out);
+        channels_listed_ = true;
         return true;
       }
       case SPICE_MSGC_MAIN_MOUSE_MODE_REQUEST: {
@@ -173,6 +174,15 @@ class MainChannel final : public ChannelClient, public AgentEndpoint {
   }
   uint32_t agent_session() const override { return session_id_; }
 
+  void on_channel_added(const msg::ChannelId& channel) override {
+    // As the reference's MAIN_REGISTERED_CHANNEL: only a client that has the list hears of
+    // it (the others get it in theirs).
+    if (!channels_listed_) return;
+    msg::Bytes out;
+    msg::main_channels_list(out, std::span(&channel, 1));
+    send(SPICE_MSG_MAIN_CHANNELS_LIST, out);
+  }
+
  protected:
   void on_room() override { flush_agent(); }
 
@@ -241,6 +251,7 @@ class MainChannel final : public ChannelClient, public AgentEndpoint {
 
   bool client_mouse_ = true;
   uint32_t mouse_mode_ = SPICE_MOUSE_MODE_CLIENT;
+  bool channels_listed_ = false;  // CHANNELS_LIST was sent
 
   // The guest agent (all loop thread).
   AgentRelay* const relay_;  // null: the host has no agent

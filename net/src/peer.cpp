@@ -51,7 +51,10 @@ void Peer::handle(uint32_t ready) {
   if (closed()) return;
   if (ready & kWritable) flush(true);
   if (closed()) return;
-  if ((ready & (kReadable | kHangup)) || ((ready & kWritable) && tls_read_wants_write_)) {
+  // While paused only a hang-up is read (to its end: the connection is going anyway).
+  const bool readable =
+      read_paused_ ? (ready & kHangup) != 0 : (ready & (kReadable | kHangup)) != 0;
+  if (readable || (!read_paused_ && (ready & kWritable) && tls_read_wants_write_)) {
     read_some();
   }
 }
@@ -239,10 +242,16 @@ void Peer::after_flush(bool notify) {
   if (notify && queued_ < kLowWater && on_drain_ && !closing_after_flush_) on_drain_();
 }
 
+void Peer::pause_reading(bool paused) {
+  if (paused == read_paused_) return;
+  read_paused_ = paused;
+  update_interest();
+}
+
 void Peer::update_interest() {
   if (closed()) return;
-  const uint32_t want =
-      kReadable | (output_empty() && !tls_read_wants_write_ ? 0u : kWritable);
+  const uint32_t want = (read_paused_ ? 0u : kReadable) |
+                        (output_empty() && !tls_read_wants_write_ ? 0u : kWritable);
   if (want != interest_) {
     interest_ = want;
     loop_.modify(watch_, interest_);

@@ -47,6 +47,10 @@ class Peer {
   /// Called once when the connection closes (by the peer, an error, or close()).
   void on_close(std::function<void(const std::string& reason)> cb) { on_close_ = std::move(cb); }
 
+  /// Stops (true) or resumes (false) reading the socket: unread data stays with the kernel
+  /// and TCP's window holds the sender back. A hang-up is still noticed.
+  void pause_reading(bool paused);
+
   void send(std::vector<uint8_t> bytes);
   size_t queued_bytes() const { return queued_; }
   /// Stops all I/O and closes the socket; on_close runs once. Safe inside callbacks.
@@ -87,6 +91,7 @@ class Peer {
   size_t out_head_ = 0;  // bytes of out_.front() already sent
   size_t queued_ = 0;
   bool closing_after_flush_ = false;
+  bool read_paused_ = false;
   std::string close_reason_;
   uint64_t bytes_sent_ = 0;
   uint64_t bytes_received_ = 0;

@@ -19,6 +19,7 @@
 #include "channel.hpp"
 #include "spiceflow/core/bytes.hpp"
 #include "spiceflow/core/log.hpp"
+#include "vmc_registry.hpp"
 
 namespace spiceflow::net {
 
@@ -155,6 +156,7 @@ struct Server::Impl final : ServerContext {
   // gone by then). Loop thread; only when opts.on_channel_event is set.
   std::unordered_map<ChannelClient*, ChannelEvent> channel_events;
   AgentRelay agent;  // loop thread (its in-flight count: any thread)
+  VmcRegistry vmc_channels;  // loop thread
   // Audio streams the host attached (set_playback / set_record). Loop thread.
   std::shared_ptr<PlaybackStream> playback;
   std::shared_ptr<RecordStream> record;
@@ -165,10 +167,11 @@ struct Server::Impl final : ServerContext {
   uint64_t closed_sent = 0, closed_received = 0;
 
   Impl(const ServerOptions& o, engine::Engine& e)
-      : opts(o), engine(e), client_mouse(o.client_mouse), agent(o.agent) {}
+      : opts(o), engine(e), client_mouse(o.client_mouse), agent(o.agent), vmc_channels(o.vmc) {}
   ~Impl() override {
     for (size_t i = 0; i < subscriptions.size(); ++i) engine.desktop(i).unsubscribe(subscriptions[i]);
     agent.shutdown();  // closing the sessions below must not call into the host
+    vmc_channels.shutdown();
     // The host may outlive us and keep calling its streams: no more wake-ups into this loop.
     if (playback) playback->set_notifier(nullptr);
     if (record) record->set_notifier(nullptr);
@@ -195,12 +198,15 @@ struct Server::Impl final : ServerContext {
         {SPICE_CHANNEL_DISPLAY, 0}, {SPICE_CHANNEL_INPUTS, 0}, {SPICE_CHANNEL_CURSOR, 0}};
     if (playback) list.push_back({SPICE_CHANNEL_PLAYBACK, 0});
     if (record) list.push_back({SPICE_CHANNEL_RECORD, 0});
+    for (const auto& c : vmc_channels.channels()) list.push_back(c);
     return list;
   }
-  bool serves(uint8_t type) const {
-    return type == SPICE_CHANNEL_MAIN || type == SPICE_CHANNEL_DISPLAY ||
-           type == SPICE_CHANNEL_INPUTS || type == SPICE_CHANNEL_CURSOR ||
-           (type == SPICE_CHANNEL_PLAYBACK && playback) || (type == SPICE_CHANNEL_RECORD && record);
+  bool serves(uint8_t type, uint8_t id) const {
+    const bool fixed = type == SPICE_CHANNEL_MAIN || type == SPICE_CHANNEL_DISPLAY ||
+                       type == SPICE_CHANNEL_INPUTS || type == SPICE_CHANNEL_CURSOR ||
+                       (type == SPICE_CHANNEL_PLAYBACK && playback) ||
+                       (type == SPICE_CHANNEL_RECORD && record);
+    return fixed ? id == 0 : vmc_channels.find(type, id) != nullptr;
   }
   Caps channel_caps(uint8_t type) const {
     if (type == SPICE_CHANNEL_PLAYBACK && playback) {
@@ -254,6 +260,7 @@ struct Server::Impl final : ServerContext {
   bool client_mouse_allowed() const override { return client_mouse; }
   uint16_t keyboard_leds() const override { return leds; }
   AgentRelay* agent_relay() override { return agent.enabled() ? &agent : nullptr; }
+  VmcRegistry* vmc() override { return vmc_channels.enabled() ? &vmc_channels : nullptr; }
   void server_state_changed() {
     for (auto& [ptr, ch] : channels) ch->on_server_state();
   }
@@ -327,7 +334,7 @@ struct Server::Impl final : ServerContext {
       if (s == sessions.end() || s->second.desktop != desktop) return SPICE_LINK_ERR_BAD_CONNECTION_ID;
     }
     // An audio device may have gone away since the link message was checked.
-    if (!serves(mess.channel_type)) return SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE;
+    if (!serves(mess.channel_type, mess.channel_id)) return SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE;
     auto peer = link.release_peer();
     peer->send(build_link_result(SPICE_LINK_ERR_OK));
     std::unique_ptr<ChannelClient> ch;
@@ -354,7 +361,11 @@ struct Server::Impl final : ServerContext {
                  : make_record_channel(*this, std::move(peer), mess, session_id, desktop);
         break;
       default:
-        return SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE;  // checked earlier; kept for safety
+        if (!vmc_channels.find(mess.channel_type, mess.channel_id)) {
+          return SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE;  // checked earlier; kept for safety
+        }
+        ch = make_vmc_channel(*this, std::move(peer), mess, session_id, desktop);
+        break;
     }
     ++live.links_ok;
     log::info("{}: linked channel {} (session {:#x}, desktop {})", ch->name(),
@@ -476,7 +487,7 @@ bool LinkSession::step() {
       mess_ = std::move(*m);
       peer_->consume(header_.size);
       const uint8_t t = mess_.channel_type;
-      if (!server_.serves(t) || mess_.channel_id != 0) {
+      if (!server_.serves(t, mess_.channel_id)) {
         refuse(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
                "channel type " + std::to_string(t) + " id " + std::to_string(mess_.channel_id) +
                    " is not served",
@@ -668,6 +679,38 @@ void Server::set_playback(std::shared_ptr<PlaybackStream> stream) {
 void Server::set_record(std::shared_ptr<RecordStream> stream) {
   Impl* p = impl_.get();
   p->loop_->post([p, stream] { p->attach_stream(p->record, stream, SPICE_CHANNEL_RECORD); });
+}
+
+void Server::add_vmc_channel(uint8_t type, uint8_t id, std::string port_name, bool opened) {
+  Impl* p = impl_.get();
+  p->loop_->post([p, type, id, name = std::move(port_name), opened]() mutable {
+    p->vmc_channels.add(type, id, std::move(name), opened);
+    for (auto& [ptr, ch] : p->channels) {
+      if (ch->channel_type() == SPICE_CHANNEL_MAIN) ch->on_channel_added({type, id});
+    }
+  });
+}
+
+void Server::remove_vmc_channel(uint8_t type, uint8_t id) {
+  Impl* p = impl_.get();
+  p->loop_->post([p, type, id] { p->vmc_channels.remove(type, id); });
+}
+
+void Server::vmc_send(uint8_t type, uint8_t id, std::vector<uint8_t> data) {
+  Impl* p = impl_.get();
+  p->loop_->post([p, type, id, data = std::move(data)]() mutable {
+    p->vmc_channels.send(type, id, std::move(data));
+  });
+}
+
+void Server::vmc_port_event(uint8_t type, uint8_t id, uint8_t event) {
+  Impl* p = impl_.get();
+  p->loop_->post([p, type, id, event] { p->vmc_channels.port_event(type, id, event); });
+}
+
+void Server::vmc_consumed(uint8_t type, uint8_t id, uint64_t connection) {
+  Impl* p = impl_.get();
+  p->loop_->post([p, type, id, connection] { p->vmc_channels.consumed(type, id, connection); });
 }
 
 ServerStats Server::stats() const {

@@ -4,6 +4,7 @@
 // (fake_host::iterate). These are the binary's only definitions of the opaque SpiceWatch and
 // SpiceTimer (the library never looks inside them; one definition per binary keeps the ODR).
 #define SPICE_SERVER_INTERNAL 1
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <spice.h>
 
@@ -11,6 +12,8 @@
 #include <chrono>
 #include <functional>
 #include <vector>
+
+#include "support/loopback.hpp"
 
 struct SpiceWatch {
   int fd;
@@ -104,5 +107,30 @@ inline bool run_until(const std::function<bool()>& pred, int ms = 5000) {
   }
   return pred();
 }
+
+/// A test whose SpiceServer runs on the fake host: no ticket, a free 127.0.0.1 port,
+/// initialised, the VM running. Destroyed at the end, after which the host must hold none of
+/// its watches or timers.
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    s_ = spice_server_new();
+    port_ = spiceflow::testing::free_loopback_port();
+    ASSERT_EQ(spice_server_set_port(s_, port_), 0);
+    spice_server_set_addr(s_, "127.0.0.1", 0);
+    ASSERT_EQ(spice_server_set_noauth(s_), 0);
+    ASSERT_EQ(spice_server_init(s_, &core_), 0);
+    spice_server_vm_start(s_);
+  }
+  void TearDown() override {
+    spice_server_destroy(s_);
+    EXPECT_TRUE(watches().empty());
+    EXPECT_TRUE(timers().empty());
+  }
+
+  SpiceCoreInterface core_ = core();
+  SpiceServer* s_ = nullptr;
+  int port_ = 0;
+};
 
 }  // namespace fake_host

@@ -40,7 +40,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import hosts_interop_test as hosts  # noqa: E402
 
-SKIP = 77
 log = hosts.log
 
 
@@ -250,23 +249,11 @@ def main():
         return 2
     lib_dir = os.path.abspath(sys.argv[1])
     case = sys.argv[2]
-    missing = [t for t in ("Xorg", "xterm", "xdpyinfo", "xclip", "spice-vdagent",
-                           "spice-vdagentd") if not shutil.which(t)]
-    if missing or not os.path.exists(hosts.XSPICE_DRIVER):
-        log("SKIP: needs %s (tools/install-deps.sh installs them)"
-            % ", ".join(missing or [hosts.XSPICE_DRIVER]))
-        return SKIP
-    if subprocess.run(["/usr/bin/python3", "-c",
-                       "import gi; gi.require_version('SpiceClientGLib', '2.0')"],
-                      capture_output=True).returncode != 0:
-        log("SKIP: spice-client-glib's GObject introspection is not installed")
-        return SKIP
-    if not os.path.exists(hosts.REFERENCE_LIB):
-        log("SKIP: the reference %s is not installed" % hosts.REFERENCE_LIB)
-        return SKIP
-    if not os.path.exists(os.path.join(lib_dir, "libspice-server.so.1")):
-        log("FAIL: %s/libspice-server.so.1 is not built" % lib_dir)
-        return 1
+    code = hosts.prerequisites(
+        lib_dir, tools=["Xorg", "xterm", "xdpyinfo", "xclip", "spice-vdagent", "spice-vdagentd"],
+        files=[hosts.XSPICE_DRIVER])
+    if code is not None:
+        return code
     checks = {"connect": check_connect, "clipboard": check_clipboard}
     if case not in checks:
         log("unknown case %s" % case)

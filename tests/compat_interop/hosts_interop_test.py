@@ -309,6 +309,29 @@ def check_library(qemu, expect_ours, lib_dir):
         raise RuntimeError("%s: the reference run loaded our library" % qemu.name)
 
 
+def prerequisites(lib_dir, tools=(), files=()):
+    """None when a test has what it needs: `tools` on PATH, `files`, spice-client-glib's
+    GObject introspection, the reference library and ours; otherwise the exit code to return
+    (SKIP, or 1 when our library is not built), after saying why."""
+    missing = [t for t in tools if not shutil.which(t)] + [f for f in files
+                                                            if not os.path.exists(f)]
+    if missing:
+        log("SKIP: needs %s (tools/install-deps.sh installs them)" % ", ".join(missing))
+        return SKIP
+    if subprocess.run(["/usr/bin/python3", "-c",
+                       "import gi; gi.require_version('SpiceClientGLib', '2.0')"],
+                      capture_output=True).returncode != 0:
+        log("SKIP: spice-client-glib's GObject introspection is not installed")
+        return SKIP
+    if not os.path.exists(REFERENCE_LIB):
+        log("SKIP: the reference %s is not installed" % REFERENCE_LIB)
+        return SKIP
+    if not os.path.exists(os.path.join(lib_dir, "libspice-server.so.1")):
+        log("FAIL: %s/libspice-server.so.1 is not built" % lib_dir)
+        return 1
+    return None
+
+
 def send_keys(host, *args):
     r = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "spice_keys.py"), "127.0.0.1",
                         str(host.port), *args], capture_output=True, text=True, timeout=30)

@@ -93,6 +93,30 @@ struct AgentHooks {
   std::function<void()> started;
 };
 
+/// A spicevmc client's data on its way to the host's char device.
+struct VmcChunk {
+  uint8_t type = 0;            ///< the channel: SPICE_CHANNEL_PORT ...
+  uint8_t id = 0;              ///< ... and its id
+  uint64_t connection = 0;     ///< the client connection it came from (Server::vmc_consumed)
+  std::vector<uint8_t> data;   ///< one SPICEVMC_DATA body
+};
+
+/// How the server hands spicevmc channels' traffic (compat/: "port" char devices, QEMU's
+/// -chardev spiceport) to the host that owns the devices. Called on the loop thread; they
+/// must not block. Without `to_device` no spicevmc channel is served.
+struct VmcHooks {
+  /// A client linked the channel (`connection` != 0) or left it (0): the host calls the
+  /// device's state(1) / state(0).
+  std::function<void(uint8_t type, uint8_t id, uint64_t connection)> client;
+  /// Client data for the device. The host calls Server::vmc_consumed() for each once it is
+  /// written (or dropped); past Server::kVmcWrites outstanding the channel stops reading.
+  std::function<void(VmcChunk)> to_device;
+  /// A client's PORT_EVENT (SPICE_PORT_EVENT_*), for SpiceCharDeviceInterface::event.
+  std::function<void(uint8_t type, uint8_t id, uint8_t event)> event;
+  /// `bytes` given to Server::vmc_send() left for the client's socket, or were dropped.
+  std::function<void(uint8_t type, uint8_t id, size_t bytes)> sent;
+};
+
 struct ServerOptions {
   std::string addr = "127.0.0.1";
   uint16_t port = 5900;  ///< desktop i listens on port + i
@@ -114,6 +138,8 @@ struct ServerOptions {
   std::function<void(const ChannelEvent&)> on_channel_event;
   /// The guest agent's device (compat/); unset: no agent.
   AgentHooks agent;
+  /// The host's spicevmc channels (compat/); unset: none.
+  VmcHooks vmc;
 };
 
 struct ServerStats {
@@ -176,6 +202,27 @@ class Server {
   /// spice_server_set_agent_copypaste / _file_xfer: client data of the disabled kinds is
   /// dropped. Thread-safe.
   void set_agent_filter(bool copy_paste, bool file_xfer);
+
+  /// The host reads at most this many bytes of a spicevmc device ahead of its client's
+  /// socket (the reference's QUEUED_DATA_LIMIT); VmcHooks::sent gives them back.
+  static constexpr size_t kVmcInFlight = 1024 * 1024;
+  /// A spicevmc channel stops reading its client's socket while this many of its messages
+  /// are with the host, not yet written (the reference's 128 device tokens).
+  static constexpr uint32_t kVmcWrites = 128;
+  /// Serves spicevmc channel `type`:`id` (SPICE_CHANNEL_PORT: `port_name` and `opened` go in
+  /// PORT_INIT): CHANNELS_LIST has it, and sessions that already got the list are sent it.
+  /// Thread-safe.
+  void add_vmc_channel(uint8_t type, uint8_t id, std::string port_name, bool opened);
+  /// Stops serving it; its client is disconnected. Thread-safe.
+  void remove_vmc_channel(uint8_t type, uint8_t id);
+  /// Device data for the channel's client (SPICEVMC_DATA); without a client it is dropped
+  /// (VmcHooks::sent says so either way). Thread-safe.
+  void vmc_send(uint8_t type, uint8_t id, std::vector<uint8_t> data);
+  /// spice_server_port_event: OPENED/CLOSED are kept for PORT_INIT; every event goes to the
+  /// client (PORT_EVENT). Thread-safe.
+  void vmc_port_event(uint8_t type, uint8_t id, uint8_t event);
+  /// A VmcHooks::to_device chunk was written or dropped. Thread-safe.
+  void vmc_consumed(uint8_t type, uint8_t id, uint64_t connection);
 
   struct Impl;
 
