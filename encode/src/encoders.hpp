@@ -17,4 +17,16 @@ std::unique_ptr<ImageEncoder> make_standalone_glz_encoder(bool zlib);
 /// Copies `img` into `out` as packed top-down rows of width * 4 bytes (out is resized).
 void pack_rows(const ImageView& img, std::vector<uint8_t>& out);
 
+/// The byte-level pieces LZ_RGB and GLZ_RGB share (src/lz_encoder.cpp).
+namespace lz {
+/// A big-endian u32 (header fields).
+void put_u32(std::vector<uint8_t>& out, uint32_t v);
+/// Literal runs: per up to 32 pixels a control byte (count - 1), then B, G, R of each.
+void put_literals(std::vector<uint8_t>& out, const uint32_t* px, size_t n);
+/// A copy's length past the control byte's 3 bits (len >= 7): 255s, then the rest.
+void put_length_extension(std::vector<uint8_t>& out, size_t len);
+/// `img`'s pixels, rows packed, X cleared: equal colours compare equal whatever their X.
+void copy_rgb(const ImageView& img, uint32_t* out);
+}  // namespace lz
+
 }  // namespace spiceflow::encode

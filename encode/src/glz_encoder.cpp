@@ -49,7 +49,6 @@ constexpr uint32_t kMagic = 0x20205a4c;
 constexpr uint32_t kVersion = 0x00010001;
 constexpr uint8_t kTypeRgb32 = 8;  // LzImageType, as in LZ_RGB
 constexpr uint8_t kTopDown = 1 << 4;
-constexpr size_t kMaxLiterals = 32;
 constexpr uint32_t kOffsetBits = 25;                 // pixel offsets: 4 + 8 + 5 + 8 bits
 constexpr uint32_t kShortOffsets = 1u << 12;         // pixel_flag 0
 constexpr uint32_t kLongOffsets = 1u << 17;          // pixel_flag 1 without the extra byte
@@ -69,17 +68,19 @@ inline uint32_t hash3(uint32_t a, uint32_t b, uint32_t c, unsigned bits) {
   return ((a * 2654435761u) ^ (b * 2246822519u) ^ (c * 3266489917u)) >> (32 - bits);
 }
 
+// How many image-distance bytes follow a copy's image byte: with a short pixel offset that
+// byte keeps the distance's low 6 bits, with a long one none of it.
+int distance_bytes(uint32_t image_dist, bool short_ofs) {
+  const uint32_t rest = short_ofs ? image_dist >> 6 : image_dist;
+  return rest == 0 ? 0 : rest < (1u << 8) ? 1 : rest < (1u << 16) ? 2 : 3;
+}
+
 // The bytes a copy takes on the wire.
 int copy_cost(size_t len, uint32_t image_dist, uint32_t ofs) {
   int cost = 3;  // ctrl, offset byte, image byte
   if (len >= 7) cost += 1 + int((len - 7) / 255);
-  if (ofs < kShortOffsets) {
-    const uint32_t high = image_dist >> 6;
-    cost += high == 0 ? 0 : high < (1u << 8) ? 1 : high < (1u << 16) ? 2 : 3;
-  } else {
-    cost += image_dist == 0 ? 0 : image_dist < (1u << 8) ? 1 : image_dist < (1u << 16) ? 2 : 3;
-    if (ofs >= kLongOffsets) ++cost;
-  }
+  cost += distance_bytes(image_dist, ofs < kShortOffsets);
+  if (ofs >= kLongOffsets) ++cost;
   return cost;
 }
 
@@ -87,27 +88,12 @@ class GlzWriter {
  public:
   explicit GlzWriter(std::vector<uint8_t>& out) : out_(out) {}
 
-  void u32(uint32_t v) {
-    for (int s = 24; s >= 0; s -= 8) out_.push_back(uint8_t(v >> s));
-  }
+  void u32(uint32_t v) { lz::put_u32(out_, v); }
   void u64(uint64_t v) {
     u32(uint32_t(v >> 32));
     u32(uint32_t(v));
   }
-
-  void literals(const uint32_t* px, size_t n) {
-    while (n) {
-      const size_t k = std::min(n, kMaxLiterals);
-      out_.push_back(uint8_t(k - 1));
-      for (size_t i = 0; i < k; ++i) {
-        out_.push_back(uint8_t(px[i]));        // B
-        out_.push_back(uint8_t(px[i] >> 8));   // G
-        out_.push_back(uint8_t(px[i] >> 16));  // R
-      }
-      px += k;
-      n -= k;
-    }
-  }
+  void literals(const uint32_t* px, size_t n) { lz::put_literals(out_, px, n); }
 
   // `ofs`: inside this image (image_dist 0) the distance - 1, else the pixel offset in
   // image id - image_dist.
@@ -116,23 +102,14 @@ class GlzWriter {
     const uint32_t len_code = len < 7 ? uint32_t(len) : 7;
     const bool short_ofs = ofs < kShortOffsets;
     out_.push_back(uint8_t(len_code << 5 | (short_ofs ? 0 : 0x10) | (ofs & 0x0f)));
-    if (len_code == 7) {
-      size_t rest = len - 7;
-      for (; rest >= 255; rest -= 255) out_.push_back(255);
-      out_.push_back(uint8_t(rest));
-    }
+    if (len_code == 7) lz::put_length_extension(out_, len);
     out_.push_back(uint8_t(ofs >> 4));
+    const int n = distance_bytes(image_dist, short_ofs);
     if (short_ofs) {
-      const uint32_t high = image_dist >> 6;
-      const int n = high == 0 ? 0 : high < (1u << 8) ? 1 : high < (1u << 16) ? 2 : 3;
       out_.push_back(uint8_t(n << 6 | (image_dist & 0x3f)));
-      for (int i = 0; i < n; ++i) out_.push_back(uint8_t(high >> (8 * i)));
+      for (int i = 0; i < n; ++i) out_.push_back(uint8_t(image_dist >> (6 + 8 * i)));
     } else {
       const bool very_long = ofs >= kLongOffsets;
-      const int n = image_dist == 0               ? 0
-                    : image_dist < (1u << 8)      ? 1
-                    : image_dist < (1u << 16)     ? 2
-                                                  : 3;
       out_.push_back(uint8_t(n << 6 | (very_long ? 0x20 : 0) | ((ofs >> 12) & 0x1f)));
       for (int i = 0; i < n; ++i) out_.push_back(uint8_t(image_dist >> (8 * i)));
       if (very_long) out_.push_back(uint8_t(ofs >> 17));
@@ -242,11 +219,7 @@ EncodeResult GlzEncoder::encode(const ImageView& img, std::optional<GlzHint> hin
     cur_image.id = id;
     cur_image.width = w;
     cur_image.px.resize(n);
-    for (int32_t y = 0; y < img.height; ++y) {
-      const uint32_t* row = img.row(y);
-      uint32_t* dst = cur_image.px.data() + size_t(y) * w;
-      for (size_t x = 0; x < w; ++x) dst[x] = row[x] & 0x00ffffffu;
-    }
+    lz::copy_rgb(img, cur_image.px.data());
     st.pixels += n;
     const uint32_t* px = cur_image.px.data();
 

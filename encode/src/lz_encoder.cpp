@@ -37,23 +37,8 @@ class LzWriter {
  public:
   explicit LzWriter(std::vector<uint8_t>& out) : out_(out) {}
 
-  void u32(uint32_t v) {
-    for (int s = 24; s >= 0; s -= 8) out_.push_back(uint8_t(v >> s));
-  }
-
-  void literals(const uint32_t* px, size_t n) {
-    while (n) {
-      const size_t k = std::min(n, kMaxLiterals);
-      out_.push_back(uint8_t(k - 1));
-      for (size_t i = 0; i < k; ++i) {
-        out_.push_back(uint8_t(px[i]));        // B
-        out_.push_back(uint8_t(px[i] >> 8));   // G
-        out_.push_back(uint8_t(px[i] >> 16));  // R
-      }
-      px += k;
-      n -= k;
-    }
-  }
+  void u32(uint32_t v) { lz::put_u32(out_, v); }
+  void literals(const uint32_t* px, size_t n) { lz::put_literals(out_, px, n); }
 
   void copy(size_t length, uint32_t distance) {
     assert(length >= 1 && distance >= 1 && distance <= kMaxFar);
@@ -61,11 +46,7 @@ class LzWriter {
     const uint32_t ofs = distance - 1;
     const bool near = distance <= kMaxNear;
     out_.push_back(uint8_t((len_code << 5) | (near ? ofs >> 8 : 31)));
-    if (len_code == 7) {
-      size_t rest = length - 7;
-      for (; rest >= 255; rest -= 255) out_.push_back(255);
-      out_.push_back(uint8_t(rest));
-    }
+    if (len_code == 7) lz::put_length_extension(out_, length);
     if (near) {
       out_.push_back(uint8_t(ofs & 0xff));
     } else {
@@ -95,11 +76,7 @@ class LzEncoder final : public ImageEncoder {
     // Copies refer across rows, so the pixels go into one array, X cleared (the client
     // never sees X: equal colours must compare equal whatever their X byte).
     std::vector<uint32_t> px(n);
-    for (int32_t y = 0; y < img.height; ++y) {
-      const uint32_t* row = img.row(y);
-      uint32_t* dst = px.data() + size_t(y) * size_t(img.width);
-      for (int32_t x = 0; x < img.width; ++x) dst[x] = row[x] & 0x00ffffffu;
-    }
+    lz::copy_rgb(img, px.data());
     // Small images get a small table: its set-up is per call.
     const unsigned bits = std::clamp(unsigned(std::bit_width(n)), 10u, 16u);
     std::vector<uint32_t> table(size_t(1) << bits, 0);  // position + 1; 0 = empty
@@ -158,6 +135,44 @@ class LzEncoder final : public ImageEncoder {
 };
 
 }  // namespace
+
+namespace lz {
+
+void put_u32(std::vector<uint8_t>& out, uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) out.push_back(uint8_t(v >> s));
+}
+
+void put_literals(std::vector<uint8_t>& out, const uint32_t* px, size_t n) {
+  while (n) {
+    const size_t k = std::min(n, kMaxLiterals);
+    out.push_back(uint8_t(k - 1));
+    for (size_t i = 0; i < k; ++i) {
+      out.push_back(uint8_t(px[i]));        // B
+      out.push_back(uint8_t(px[i] >> 8));   // G
+      out.push_back(uint8_t(px[i] >> 16));  // R
+    }
+    px += k;
+    n -= k;
+  }
+}
+
+void put_length_extension(std::vector<uint8_t>& out, size_t len) {
+  assert(len >= 7);
+  size_t rest = len - 7;
+  for (; rest >= 255; rest -= 255) out.push_back(255);
+  out.push_back(uint8_t(rest));
+}
+
+void copy_rgb(const ImageView& img, uint32_t* out) {
+  const size_t w = size_t(img.width);
+  for (int32_t y = 0; y < img.height; ++y) {
+    const uint32_t* row = img.row(y);
+    uint32_t* dst = out + size_t(y) * w;
+    for (size_t x = 0; x < w; ++x) dst[x] = row[x] & 0x00ffffffu;
+  }
+}
+
+}  // namespace lz
 
 std::unique_ptr<ImageEncoder> make_lz_encoder() { return std::make_unique<LzEncoder>(); }
 

@@ -70,9 +70,6 @@ class DisplayChannel final : public ChannelClient {
     codec_ = choose_codec();
     acquire(codec_);
     log::info("{}: display images as {}", name(), encode::to_string(codec_));
-    if (codec_ == encode::ImageCodec::glz) {
-      log::info("{}: GLZ dictionary: from the client's DISPLAY_INIT", name());
-    }
     // A client without MULTI_CODEC decodes MJPEG only (the protocol's original codec).
     if (!has_channel_cap(SPICE_DISPLAY_CAP_MULTI_CODEC)) {
       video_codecs_.push_back(encode::VideoCodec::mjpeg);
@@ -225,15 +222,8 @@ class DisplayChannel final : public ChannelClient {
   // Once the client chose GLZ and sent DISPLAY_INIT: the session's dictionary.
   void setup_glz() {
     if (codec_ != encode::ImageCodec::glz || glz_ || !init_received_) return;
-    bool zlib = false;
-    switch (ctx_.options().zlib_glz) {
-      case WanCompression::always:
-        zlib = true;
-        break;
-      case WanCompression::never:
-      case WanCompression::automatic:  // no bandwidth test yet: every link counts as LAN
-        break;
-    }
+    // auto: never, as on a LAN link (no bandwidth test yet: every link counts as LAN).
+    const bool zlib = ctx_.options().zlib_glz == WanCompression::always;
     glz_ = encode::make_glz_encoder(
         ctx_.glz_dictionary(session_id_, init_.glz_dictionary_id,
                             std::min<int64_t>(init_.glz_dictionary_window_size,
@@ -326,7 +316,8 @@ class DisplayChannel final : public ChannelClient {
     glz_hints_.assign(frame.tiles.size(), std::nullopt);
     if (full_id) {
       for (size_t i = 0; i < frame.tiles.size(); ++i) {
-        glz_hints_[i] = encode::GlzHint{*full_id, frame.tiles[i]->rect.x, frame.tiles[i]->rect.y};
+        const Rect& r = frame.tiles[i]->rect;
+        glz_hints_[i] = encode::GlzHint{*full_id, r.x, r.y};
       }
     }
     tile_versions_.resize(frame.tiles.size());
