@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <variant>
 
+#include "spiceflow/core/pixel_code.hpp"
+
 namespace spiceflow::qxl {
 namespace {
 
@@ -60,6 +62,7 @@ DesktopBase::DesktopBase(std::string_view name, const SyntheticOptions& opts)
       size_(opts.size),
       fps_(opts.fps),
       frozen_(opts.frozen),
+      pixel_code_(opts.pixel_code && !opts.frozen),
       ui_(Ui::for_size(opts.size)) {
   const int s = ui_.scale;
   const int w = std::min(size_.width - 2 * ui_.margin, 40 * ui_.char_w() + 6 * s);
@@ -73,6 +76,7 @@ DrawBatch DesktopBase::start() {
   Canvas c(size_, &batch.commands);
   paint_scene(c);
   draw_overlay(c);
+  if (pixel_code_) draw_pixel_code(c);
   if (shows_cursor()) {
     cursor_ = make_arrow();
     batch.cursor.push_back(CursorSet{cursor_, pointer_});
@@ -90,10 +94,22 @@ DrawBatch DesktopBase::next_frame(uint64_t frame) {
   }
   Canvas c(size_, &batch.commands);
   if (!frozen_) advance(frame, int64_t(frame * 1000 / uint64_t(fps_)), c);
+  update_overlay(batch.commands, batch.commands.size(), c);
+  // Last, so nothing of this frame covers it and its time is when the frame was made. A
+  // repeated frame number (the pipeline after --stop-after) gets no new code: the picture
+  // holds still.
+  if (pixel_code_ && frame != pixel_code_frame_no_) {
+    pixel_code_frame_no_ = frame;
+    draw_pixel_code(c);
+  }
+  return batch;
+}
 
+void DesktopBase::update_overlay(const std::vector<DrawCommand>& commands, size_t scene_count,
+                                 const Canvas& c) {
   const std::vector<Rect> now = overlay_rects();
   const bool overlay_changed = text_changed_ || now != drawn_overlay_;
-  if (batch.commands.empty() && !overlay_changed) return batch;
+  if (scene_count == 0 && !overlay_changed) return;
 
   // Follow the overlay pixels on screen through the scene commands. An overlay rectangle
   // that is still drawn at the same place is simply drawn again on top; one that is not
@@ -112,9 +128,8 @@ DrawBatch DesktopBase::next_frame(uint64_t frame) {
   auto drop_covered = [&](const Rect& cover) {
     std::erase_if(tracked, [&](const Tracked& t) { return cover.contains(t.rect); });
   };
-  const size_t scene_count = batch.commands.size();
   for (size_t i = 0; i < scene_count; ++i) {
-    const DrawOp& op = batch.commands[i].op;
+    const DrawOp& op = commands[i].op;
     if (const auto* copy = std::get_if<CopyBitsOp>(&op)) {
       const Rect& d = copy->dst;
       const Rect s{copy->src.x, copy->src.y, d.width, d.height};
@@ -142,12 +157,11 @@ DrawBatch DesktopBase::next_frame(uint64_t frame) {
 
   const bool repaint =
       std::any_of(tracked.begin(), tracked.end(), [](const Tracked& t) { return t.repaint; });
-  if (!touched && !overlay_changed && !repaint) return batch;
+  if (!touched && !overlay_changed && !repaint) return;
   for (const Tracked& t : tracked) {
     if (t.repaint) paint_scene(c.clipped(t.rect));
   }
   draw_overlay(c);
-  return batch;
 }
 
 void DesktopBase::on_input(const InputEvent& ev) {
@@ -232,6 +246,8 @@ std::vector<Rect> DesktopBase::overlay_rects() const {
   for (const Dot& dot : dots_)
     rects.push_back(Rect{dot.at.x - d, dot.at.y - d, 2 * d + 1, 2 * d + 1});
   rects.push_back(marker_rect());
+  // The pixel code is redrawn every frame, but a scene copy can carry its pixels elsewhere.
+  if (pixel_code_) rects.push_back(pixel_code_rect());
   // Only what lies on the surface matters when comparing with what was drawn.
   for (Rect& r : rects) r = intersect(r, Rect::from_size(size_));
   return rects;
@@ -279,6 +295,19 @@ void DesktopBase::draw_overlay(const Canvas& c) {
   c.fill(Rect{p.x - u, p.y - u, 2 * u + 1, 2 * u + 1}, rgb(230, 20, 20));
 
   drawn_overlay_ = overlay_rects();
+}
+
+Rect DesktopBase::pixel_code_rect() const {
+  return pixel_code_ ? Rect{0, 0, pixel_code::kWidth, pixel_code::kHeight} : Rect{};
+}
+
+void DesktopBase::draw_pixel_code(const Canvas& c) {
+  auto img = std::make_shared<Image>(pixel_code::kWidth, pixel_code::kHeight);
+  const pixel_code::Stamp stamp{pixel_code_frames_++, pixel_code::now_us()};
+  pixel_code::write(img->data(), size_t(img->stride()), 0, 0, stamp);
+  // Clipped to the surface by the canvas: a desktop narrower than the code shows a part of
+  // it, which a reader rejects (it checks the marker and the CRC).
+  c.blit(Point{0, 0}, img);
 }
 
 }  // namespace spiceflow::qxl

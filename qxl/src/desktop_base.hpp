@@ -60,13 +60,24 @@ class DesktopBase : public SyntheticDesktop {
   /// The overlay's rectangles in drawing order: text box, dots, marker.
   std::vector<Rect> overlay_rects() const;
   Rect marker_rect() const;
+  /// Repairs what the scene commands (the first `scene_count` of `commands`) did to the
+  /// overlay and redraws it where needed.
+  void update_overlay(const std::vector<DrawCommand>& commands, size_t scene_count,
+                      const Canvas& c);
   void draw_overlay(const Canvas& c);
+  /// The pixel code's rectangle (empty when the desktop paints none).
+  Rect pixel_code_rect() const;
+  /// Paints the next pixel code (a new frame id, the time now) at (0,0).
+  void draw_pixel_code(const Canvas& c);
   void render_text_box();
 
   std::string name_;
   Size size_;
   int fps_;
   bool frozen_;
+  bool pixel_code_;  // paint the pixel code on every frame (never when frozen)
+  uint32_t pixel_code_frames_ = 0;
+  uint64_t pixel_code_frame_no_ = 0;  // the frame number the code was last drawn for
   Ui ui_;
   Rect text_box_;
 

@@ -23,6 +23,11 @@ struct SyntheticOptions {
   int fps = 30;
   /// One fixed frame: next_frame() changes nothing unless input arrived.
   bool frozen = false;
+  /// Paint a pixel code (core/pixel_code.hpp: an increasing frame id and the monotonic
+  /// time the frame's commands were produced) at (0,0) on top of every frame, for latency
+  /// measurement by a client (spiceflow-meter). Makes frames time-dependent, so off by
+  /// default; ignored when frozen.
+  bool pixel_code = false;
 };
 
 struct SyntheticInfo {
