@@ -1,10 +1,10 @@
 #pragma once
 /// Video encoders for display streams: one encoder object per stream (per client), fed the
 /// region's picture each time it changes. Backends sit in one ordered registry of
-/// {name, codec, probe, create}, hardware first and the CPU path (MJPEG via libjpeg-turbo)
-/// always built and last; make_video_encoder() takes the first whose codec the client
-/// accepts and whose probe passes, and says why the others were skipped. Adding an encoder
-/// (x264, VP8, NVENC, VAAPI) is a new video_<name>.cpp plus one registry entry.
+/// {name, codec, probe, create}: FFmpeg's NVENC and VAAPI first, then libx264 and libvpx,
+/// and the CPU path (MJPEG via libjpeg-turbo) always built and last; make_video_encoder()
+/// takes the first whose codec the client accepts (in the server's --video-codecs order
+/// when one is given) and whose probe passes, and says why the others were skipped.
 ///
 /// Threading: an encoder object is used by one thread at a time (its stream's owner);
 /// the registry is immutable and may be read from any thread.
@@ -52,7 +52,7 @@ class VideoEncoder {
  public:
   virtual ~VideoEncoder() = default;
   virtual VideoCodec codec() const = 0;
-  /// The registry name of the backend ("mjpeg", later "x264", "nvenc"...).
+  /// The registry name of the backend ("nvenc", "vaapi", "x264", "vpx", "mjpeg").
   virtual std::string_view name() const = 0;
   /// Encodes one picture of the configured size (xRGB, memory order B,G,R,X).
   virtual VideoEncodeResult encode(const ImageView& frame) = 0;
@@ -70,13 +70,49 @@ struct VideoEncoderBackend {
   std::function<std::unique_ptr<VideoEncoder>(const VideoEncoderConfig&)> create;
 };
 
-/// The ordered registry: hardware first, the always-built CPU MJPEG encoder last.
+/// The ordered registry: hardware first (nvenc, vaapi), the CPU encoders next (x264, vpx),
+/// the always-built MJPEG encoder last. Names may repeat across codecs ("vpx": VP8, VP9).
 const std::vector<VideoEncoderBackend>& video_encoder_registry();
+
+/// One entry of a server's video codec list (--video-codecs, spice_server_set_video_codecs):
+/// a codec and the backend that must encode it ("" = any backend of that codec, in
+/// registry order).
+struct VideoCodecChoice {
+  std::string backend;
+  VideoCodec codec = VideoCodec::mjpeg;
+  bool operator==(const VideoCodecChoice&) const = default;
+};
+
+/// Parses "encoder:codec;encoder:codec..." (the reference server's syntax). Encoders: the
+/// reference's "spice" (its built-in MJPEG: our mjpeg) and "gstreamer" (any backend of the
+/// codec, hardware first), and ours: nvenc, vaapi, x264, vpx, mjpeg, any. Codecs: mjpeg,
+/// vp8, h264, vp9, h265 (also hevc), and the reference fork's h264nvenc, h264vaapi,
+/// h265nvenc, h265vaapi (= nvenc:/vaapi: of the base codec). "auto" or "" gives an empty
+/// list: every backend in registry order. Invalid entries are skipped and described in
+/// `warnings`; an error when entries were given and none is valid.
+Result<std::vector<VideoCodecChoice>> parse_video_codecs(std::string_view text,
+                                                         std::string* warnings = nullptr);
+/// "x264:h264;vpx:vp8" ("any:" for an empty backend); "auto" for an empty list.
+std::string to_string(std::span<const VideoCodecChoice> list);
+
+/// The codecs of `list` in order, each once (the order a client's preference reorders).
+std::vector<VideoCodec> codecs_of(std::span<const VideoCodecChoice> list);
 
 /// The first backend in registry order whose codec is in `accepted` and whose probe
 /// passes (probes run on every call: call once per stream, not per frame). `log` (if
 /// given) gets why each earlier backend was skipped and the choice. Error when none fits.
 Result<std::unique_ptr<VideoEncoder>> make_video_encoder(std::span<const VideoCodec> accepted,
+                                                         const VideoEncoderConfig& config,
+                                                         std::string* log = nullptr);
+
+/// The same with a server's codec list: its entries in order (an empty list: every backend
+/// in registry order), each one taken when the client accepts its codec and a matching
+/// backend's probe passes. `codec_order` (if not empty) reorders the entries by codec, as
+/// a client's PREFERRED_VIDEO_CODEC_TYPE does: entries of earlier codecs first, entries of
+/// codecs it does not name last, each group in the server's order.
+Result<std::unique_ptr<VideoEncoder>> make_video_encoder(std::span<const VideoCodecChoice> server,
+                                                         std::span<const VideoCodec> codec_order,
+                                                         std::span<const VideoCodec> accepted,
                                                          const VideoEncoderConfig& config,
                                                          std::string* log = nullptr);
 
