@@ -29,6 +29,7 @@ class HostMailbox;
 class VmcPort;
 class QxlSource;
 class QxlWorker;
+class Recorder;
 }  // namespace spiceflow::compat
 
 struct RedsState;
@@ -102,6 +103,9 @@ struct RedsState {
   SpiceTabletState tablet_state{this};
   SpiceMigrateState migrate_state{this};
   spiceflow::compat::LogOnce once;
+  /// SPICE_WORKER_RECORD_FILENAME (opened by spice_server_new), shared by the QXL workers;
+  /// null when not recording (record.hpp).
+  std::shared_ptr<spiceflow::compat::Recorder> record;
 };
 
 /// Offers client mouse mode when something takes absolute positions: a tablet, or the

@@ -157,6 +157,7 @@ TEST(CompatAbi, ConfigurationCallsReturnTheDocumentedValues) {
   EXPECT_EQ(spice_server_set_streaming_video(s, SPICE_STREAM_VIDEO_OFF), 0);
   EXPECT_EQ(spice_server_set_jpeg_compression(s, SPICE_WAN_COMPRESSION_INVALID), -1);
   EXPECT_EQ(spice_server_set_zlib_glz_compression(s, SPICE_WAN_COMPRESSION_NEVER), 0);
+  EXPECT_EQ(spice_server_set_video_codecs(s, "foo:bar;spice:vp8"), -1);  // none valid
   EXPECT_EQ(spice_server_set_video_codecs(s, "spice:mjpeg"), 0);
   const char* codecs = spice_server_get_video_codecs(s);
   EXPECT_STREQ(codecs, "spice:mjpeg");
