@@ -295,8 +295,14 @@ void Desktop::Pipeline::detect_video(Pass& p) {
                  : before ? changed_fraction(before->pixels->view(), p.pixels[k]->view()) : 1.0;
     changes.push_back({p.dirty[k], coverage});
   }
-  // A region that went still gets its exact pixels back as fresh tiles on the next pass.
-  for (const Rect& r : detector.update(changes)) damage->mark(r);
+  // What this pass painted (while few enough to be kept) tells the detector which part of
+  // each tile changed. A region that went still gets its exact pixels back as fresh tiles
+  // on the next pass.
+  std::optional<std::span<const Rect>> painted_known;
+  if (!p.surface_recreated && painted_rects.size() < kMaxPaintedRects) {
+    painted_known = painted_rects;
+  }
+  for (const Rect& r : detector.update(changes, painted_known)) damage->mark(r);
 
   std::vector<VideoRegion> next;
   next.reserve(detector.regions().size());

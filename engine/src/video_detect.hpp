@@ -7,12 +7,22 @@
 // history is in frames of the desktop's rate): whether the tile changed, and whether the
 // change was "video-like" (covered at least kMinCoverage of the tile's pixels). A tile is
 // steady when it changed in >= kMinChanges of those passes, core when its video-like
-// changes alone reach that. Steady tiles connected side by side form a component; a
-// component with core tiles (filter) or any component (all) becomes a region, its
-// tile-aligned bounding rectangle; overlapping rectangles merge. A region is never moved or
-// resized while it lives; it ends after kEndAfterStill passes in which none of its tiles
-// changed. Threading: owned by the pipeline, used by the classify stage only.
+// changes alone reach that. Filter mode: core tiles, and steady tiles that steadily
+// receive "bulk" paints (a paint rectangle covering >= kMinCoverage of the tile, or >=
+// kMinBulkSide on both sides: a video frame's edge, a window), connected side by side form
+// a component; a steady tile of thin or small paints only (a clock, a progress bar, a
+// caret, the pixel code's 640x8 strip) never joins one, as it would drag the region over
+// content that must stay exact. A component with >= kMinCoreTiles becomes a region, its
+// tile-aligned bounding rectangle less any thin strip repainted at the very same place
+// (kMinThinChanges) along one of its edges (the pixel code above a player or over a
+// window dragged to the top): that band, at most kMaxStripCut pixels rounded to
+// kRegionAlign, stays lossless. All mode: steady tiles form components, and each becomes
+// a region of its tile-aligned bounding rectangle. Overlapping rectangles merge. A region is never
+// moved or resized while it lives; it ends after kEndAfterStill passes in which nothing
+// painted inside its rectangle changed. Threading: owned by the pipeline, used by the
+// classify stage only.
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -36,6 +46,22 @@ class VideoDetector {
   /// A region with fewer core tiles is not worth a stream in filter mode (a spinner, an
   /// animated icon): lossless tiles cost little there and stay exact.
   static constexpr int kMinCoreTiles = 2;
+  /// A paint this large on both sides is "bulk" (part of a picture, a window) in every
+  /// tile it touches, however little of the tile that is; smaller paints are bulk in a
+  /// tile only where they cover >= kMinCoverage of it. Half a tile: the pixel code (8
+  /// rows), a progress bar, a caret or a line of text is thinner.
+  static constexpr int32_t kMinBulkSide = 32;
+  /// A thin paint (a side < kMinBulkSide) repeated at the same rectangle in this many of
+  /// the last kHistory passes is a strip, cut off a new region's side (filter mode). Fewer
+  /// than kMinChanges: the first pass of a surface paints whole tiles (no strip is seen)
+  /// yet counts as a change towards kMinChanges.
+  static constexpr int kMinThinChanges = kMinChanges / 2;
+  /// The thickest band cut off a region's side for a thin strip there (a quarter tile):
+  /// the pixel code is 8 rows, a progress bar or a status line about as thin.
+  static constexpr int32_t kMaxStripCut = 16;
+  /// A band cut off a region for a strip is rounded to this many pixels: even sizes for
+  /// the video encoders, and the pixel code's 8 rows cost no more than themselves.
+  static constexpr int32_t kRegionAlign = 8;
   /// Passes without any change before a region ends (~0.5 s at 30 fps): a paused or
   /// stuttering video keeps its stream, a stopped one turns lossless soon.
   static constexpr int kEndAfterStill = 15;
@@ -43,7 +69,7 @@ class VideoDetector {
   struct Region {
     uint32_t id = 0;
     Rect rect;           // pixels, tile-aligned (clipped to the surface)
-    Rect tiles;          // in tile columns / rows
+    Rect tiles;          // in tile columns / rows (rect lies within them)
     int still = 0;       // passes since a tile inside changed
     bool changed = false;  // a tile inside changed in the last update()
     bool fresh = false;    // created by the last update()
@@ -62,27 +88,43 @@ class VideoDetector {
   /// region ends (clients are sent a new surface anyway).
   void reset(Size size, int32_t tile, int32_t columns, int32_t rows);
 
-  /// One pass: the tiles that changed by painting (not by forwarded moves). Returns the
-  /// rectangles of regions that went still in this pass: the caller marks them damaged so
-  /// the next pass publishes their exact pixels as fresh lossless tiles, and that pass's
-  /// update() removes the regions (clients end their streams on the same frame that
-  /// carries the exact picture).
-  std::vector<Rect> update(std::span<const TileChange> changes);
+  /// One pass: the tiles that changed by painting (not by forwarded moves), and `painted`,
+  /// the rectangles this pass painted (per draw command; surface pixels) when the caller
+  /// knows them: they tell which part of a tile changed, so a region's rectangle keeps
+  /// thin strips that share its tiles out. Without them (nullopt: too many to keep) every
+  /// changed tile counts as painted all over. Returns the rectangles of regions that went
+  /// still in this pass: the caller marks them damaged so the next pass publishes their
+  /// exact pixels as fresh lossless tiles, and that pass's update() removes the regions
+  /// (clients end their streams on the same frame that carries the exact picture).
+  std::vector<Rect> update(std::span<const TileChange> changes,
+                           std::optional<std::span<const Rect>> painted = std::nullopt);
 
   const std::vector<Region>& regions() const { return regions_; }
-  /// The live region containing tile index `tile`, or null.
+  /// The live region whose rectangle holds all of tile index `tile`, or null (a tile only
+  /// partly inside stays lossless: its pixels outside are not in the stream).
   const Region* region_of(int32_t tile) const;
   StreamingVideo mode() const { return mode_; }
 
  private:
   bool steady(size_t t) const;
   bool core(size_t t) const;
+  Rect tile_rect(int32_t t) const;
 
   StreamingVideo mode_;
   Size size_;
   int32_t tile_ = 0, columns_ = 0, rows_ = 0;
   std::vector<uint32_t> changed_;  // per tile: bit i = changed i passes ago
   std::vector<uint32_t> video_;    // per tile: bit i = a video-like change i passes ago
+  std::vector<uint32_t> bulk_;     // per tile: bit i = a bulk paint i passes ago
+  std::vector<Rect> touched_;  // per tile: surface pixels this pass painted in it
+  // Thin paints (a side < kMinBulkSide) repeated at the very same rectangle: the pixel
+  // code, a status line, a progress bar's track. Bit i = painted i passes ago.
+  struct Strip {
+    Rect rect;
+    uint32_t history = 0;
+  };
+  static constexpr size_t kMaxStrips = 64;
+  std::vector<Strip> strips_;
   std::vector<Region> regions_;
   uint32_t next_id_ = 1;
 };

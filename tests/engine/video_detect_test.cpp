@@ -4,6 +4,7 @@
 // region that stops changing ends with its tiles refreshed losslessly.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "spiceflow/engine/desktop.hpp"
@@ -182,6 +183,126 @@ TEST(VideoDetect, ScrollingTerminalIsNoVideo) {
     ASSERT_TRUE((*d)->latest()->video.empty()) << "streamed at pass " << i;
   }
   EXPECT_TRUE(copies);
+}
+
+}  // namespace
+}  // namespace spiceflow::engine
+
+namespace spiceflow::engine {
+namespace {
+
+// Thin strips and small changes next to a video (issue 8: the pixel code, a clock, a
+// progress bar): they change as often as the video but repaint little of their tiles, so
+// they never become part of a region.
+
+bool overlaps(const Rect& a, const Rect& b) { return !intersect(a, b).empty(); }
+
+// Tiles wholly outside every region carry lossless encodings on the frame that changed them.
+void expect_lossless_outside_regions(const Frame& f) {
+  for (const auto& t : f.tiles) {
+    if (t->version != f.version) continue;
+    const bool in_region = std::any_of(f.video.begin(), f.video.end(),
+                                       [&](const VideoRegion& v) {
+                                         return v.rect.contains(t->rect);
+                                       });
+    if (!in_region) {
+      EXPECT_NE(t->lz4, nullptr) << t->rect.x << "," << t->rect.y;
+    }
+  }
+}
+
+// A strip 8 pixels high across the top, repainted every frame (the pixel code), one tile
+// row above the video: before, its steady tiles joined the video's region (0,0 512x192).
+TEST(VideoDetect, ThinStripBesideVideoIsNotMerged) {
+  const Rect strip{0, 0, 512, 8};
+  auto d = make([&](uint64_t frame) {
+    return std::vector<FillOp>{FillOp{kVideo, colour(frame)}, FillOp{strip, colour(frame * 7)}};
+  });
+  ASSERT_TRUE(d);
+  run_ticks(*d, 40);
+  auto f = d->latest();
+  ASSERT_EQ(f->video.size(), 1u);
+  EXPECT_EQ(f->video[0].rect, kVideo);
+  EXPECT_FALSE(overlaps(f->video[0].rect, strip));
+  expect_lossless_outside_regions(*f);
+}
+
+// The strip shares the video's top tile row (video from y=80, strip at y=64..72): the
+// region leaves the strip's band out, the shared tiles stay lossless, and the strip
+// going on after the video stopped does not keep the stream alive.
+TEST(VideoDetect, StripSharingTilesWithVideoStaysOutOfTheRegion) {
+  const Rect vid{64, 80, 192, 112};
+  const Rect strip{0, 64, 512, 8};
+  auto d = make([&](uint64_t frame) {
+    std::vector<FillOp> ops{FillOp{strip, colour(frame * 7)}};
+    if (frame < 40) ops.push_back(FillOp{vid, colour(frame)});
+    return ops;
+  });
+  ASSERT_TRUE(d);
+  run_ticks(*d, 30);
+  auto f = d->latest();
+  ASSERT_EQ(f->video.size(), 1u);
+  // The video's tiles (64,64 192x128) less the strip's band.
+  EXPECT_EQ(f->video[0].rect, (Rect{64, 72, 192, 120}));
+  EXPECT_TRUE(f->video[0].rect.contains(vid));
+  EXPECT_FALSE(overlaps(f->video[0].rect, strip));
+  expect_lossless_outside_regions(*f);
+  // The video stops at frame 40; the strip goes on. The region ends, and the picture is
+  // exact.
+  run_ticks(*d, 40);
+  f = d->latest();
+  EXPECT_TRUE(f->video.empty()) << "the strip kept the region alive";
+  const Image whole = f->assemble();
+  EXPECT_EQ(whole.pixel(vid.x + 5, vid.y + 5) & 0xffffff, colour(39));
+}
+
+// The strip is painted over the video's own pixels (the pixel code over a window dragged
+// to the top of the screen): the region is cut below it.
+TEST(VideoDetect, StripPaintedOverTheVideoIsCutOff) {
+  const Rect vid{64, 0, 192, 192};
+  const Rect strip{0, 0, 512, 8};
+  auto d = make([&](uint64_t frame) {
+    return std::vector<FillOp>{FillOp{vid, colour(frame)}, FillOp{strip, colour(frame * 7)}};
+  });
+  ASSERT_TRUE(d);
+  run_ticks(*d, 30);
+  auto f = d->latest();
+  ASSERT_EQ(f->video.size(), 1u);
+  EXPECT_EQ(f->video[0].rect, (Rect{64, 8, 192, 184}));
+  expect_lossless_outside_regions(*f);
+}
+
+// A small clock: once a second (every 30th frame) is no steady rate, alone or beside a
+// video; a small box redrawn every frame (a seconds counter with milliseconds, a spinner)
+// repaints too little of its tiles to be video.
+TEST(VideoDetect, SmallClockIsNeverVideo) {
+  const Rect clock{400, 230, 48, 16};
+  auto d = make([&](uint64_t frame) {
+    std::vector<FillOp> ops;
+    if (frame % 30 == 1) ops.push_back(FillOp{clock, colour(frame)});
+    return ops;
+  });
+  ASSERT_TRUE(d);
+  run_ticks(*d, 120);
+  EXPECT_TRUE(d->latest()->video.empty());
+  EXPECT_EQ(d->stats().video_regions, 0u);
+
+  auto every = make(
+      [&](uint64_t frame) { return std::vector<FillOp>{FillOp{clock, colour(frame)}}; });
+  ASSERT_TRUE(every);
+  run_ticks(*every, 60);
+  EXPECT_TRUE(every->latest()->video.empty());
+  EXPECT_EQ(every->stats().video_regions, 0u);
+
+  // Beside a video (the clock's tile touches the video's): the region is the video's.
+  const Rect near{256, 100, 40, 12};
+  auto beside = make([&](uint64_t frame) {
+    return std::vector<FillOp>{FillOp{kVideo, colour(frame)}, FillOp{near, colour(frame * 3)}};
+  });
+  ASSERT_TRUE(beside);
+  run_ticks(*beside, 40);
+  ASSERT_EQ(beside->latest()->video.size(), 1u);
+  EXPECT_EQ(beside->latest()->video[0].rect, kVideo);
 }
 
 }  // namespace
