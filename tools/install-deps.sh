@@ -9,12 +9,20 @@ PACKAGES=(
   libspice-protocol-dev libspice-server-dev
   liburing-dev libopus-dev libtbb-dev liblz4-dev libjpeg62-turbo-dev libssl-dev zlib1g-dev libpixman-1-dev
   libcli11-dev libspdlog-dev libfmt-dev
+  # video encoders: FFmpeg's libx264/libvpx (and NVENC/VAAPI when a device is there)
+  libavcodec-dev libavutil-dev libswscale-dev
   # the Vulkan raster backend: headers and glslc to build; the loader, Mesa's lavapipe and
   # the Khronos validation layer to run its tests without a GPU
   libvulkan-dev glslc spirv-tools libvulkan1 mesa-vulkan-drivers vulkan-validationlayers
+  # TLS tests make their certificates with the openssl command
+  openssl
+  # spiceflow-meter: the measuring client
+  libspice-client-glib-2.0-dev libpng-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   spice-client-gtk gir1.2-spiceclientglib-2.0 python3-gi python3 python3-numpy tshark
+  # spice-gtk decodes H.264 (h264parse + avdec_h264), VP8 and VP9 streams with GStreamer
+  gstreamer1.0-libav gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   xvfb procps time gnuplot-nox
   # spice-html5 (the web client) in headless Chromium through websockify
   spice-html5 websockify chromium

@@ -4,6 +4,7 @@
 #include <future>
 
 #include "qxl_source.hpp"
+#include "record.hpp"
 #include "reds.hpp"
 #include "spiceflow/core/log.hpp"
 #include "spiceflow/engine/desktop.hpp"
@@ -12,6 +13,12 @@ namespace spiceflow::compat {
 
 namespace {
 constexpr auto kPipelineTimeout = std::chrono::milliseconds(2000);
+namespace msg = dev_message;
+
+// SPICE_WORKER_RECORD_FILENAME: a device message, on the worker in the device's order.
+void record_event(RedsState& reds, uint32_t message) {
+  if (reds.record) reds.record->event(message);
+}
 
 size_t bytes_of(const ImageSource& s) {
   return s.image ? size_t(s.image->stride()) * size_t(s.image->height()) : 0;
@@ -206,6 +213,7 @@ void QxlWorker::release(const QXLReleaseInfoExt& info) {
 }
 
 void QxlWorker::handle(const QXLCommandExt& ext) {
+  if (reds_.record) reds_.record->command(*memslots_, ext);  // before parsing, as the reference
   qxl::ParsedCommand parsed = qxl::parse_command(*memslots_, ext, limits_);
   if (!parsed.ok()) {
     reds_.once.warn("QXL command type " + std::to_string(ext.cmd.type) + " rejected",
@@ -218,11 +226,16 @@ void QxlWorker::handle(const QXLCommandExt& ext) {
     log::trace("spiceflow compat: QXL device {}: draw type {} op {}", qin_->id,
                int(draw->qxl_type), draw->command ? int(draw->command->op.index()) : -1);
     if (draw->command) {
-      batch_bytes_ += image_bytes(*draw->command);
-      batch_.commands.push_back(std::move(*draw->command));
-      if (batch_.commands.size() >= kMaxBatchCommands || batch_bytes_ >= kMaxBatchBytes) {
+      // End the batch before a command that would overflow it, not after: a large image
+      // then opens the next batch together with what the guest draws on top of it, so a
+      // published frame never shows the image without its overlays.
+      const size_t bytes = image_bytes(*draw->command);
+      if (!batch_.commands.empty() && (batch_.commands.size() >= kMaxBatchCommands ||
+                                       batch_bytes_ + bytes > kMaxBatchBytes)) {
         flush_batch();
       }
+      batch_bytes_ += bytes;
+      batch_.commands.push_back(std::move(*draw->command));
     }
     release(parsed.release);
   } else if (auto* update = std::get_if<qxl::ParsedUpdate>(&cmd)) {
@@ -398,6 +411,7 @@ void QxlWorker::wakeup() {
 void QxlWorker::oom() {
   call(
       [this] {
+        record_event(reds_, msg::kOom);
         process_rings();
         push_outbox();
         if (qif()->flush_resources) qif()->flush_resources(qin_);
@@ -412,6 +426,7 @@ void QxlWorker::start() {
     running_ = true;
     wakeup_ = true;
   }
+  record_event(reds_, msg::kStart);
   cv_.notify_all();
 }
 
@@ -420,6 +435,7 @@ void QxlWorker::stop() {
   // saves it with the VM).
   call(
       [this] {
+        record_event(reds_, msg::kStop);
         {
           std::lock_guard lock(mu_);
           running_ = false;
@@ -433,6 +449,7 @@ void QxlWorker::update_area(uint32_t surface_id, QXLRect area, QXLRect* dirty_re
                             uint32_t num_dirty, std::optional<uint64_t> cookie) {
   call(
       [=, this] {
+        record_event(reds_, cookie ? msg::kUpdateAsync : msg::kUpdate);
         const Rect r = Rect::from_ltrb(area.left, area.top, area.right, area.bottom);
         write_back(surface_id, r);
         if (dirty_rects && num_dirty > 0) {
@@ -449,7 +466,8 @@ void QxlWorker::update_area(uint32_t surface_id, QXLRect area, QXLRect* dirty_re
 
 void QxlWorker::add_memslot(const QXLDevMemSlot& slot, std::optional<uint64_t> cookie) {
   call(
-      [this, slot] {
+      [this, slot, async = cookie.has_value()] {
+        record_event(reds_, async ? msg::kAddMemslotAsync : msg::kAddMemslot);
         if (!memslots_) return;
         qxl::MemSlot s;
         s.group_id = slot.slot_group_id;
@@ -469,6 +487,7 @@ void QxlWorker::add_memslot(const QXLDevMemSlot& slot, std::optional<uint64_t> c
 void QxlWorker::del_memslot(uint32_t group_id, uint32_t slot_id) {
   call(
       [=, this] {
+        record_event(reds_, msg::kDelMemslot);
         if (!memslots_) return;
         if (auto st = memslots_->remove(group_id, slot_id); !st) {
           log::warn("spiceflow compat: QXL device {}: del_memslot: {}", qin_->id, st.error().message);
@@ -478,12 +497,18 @@ void QxlWorker::del_memslot(uint32_t group_id, uint32_t slot_id) {
 }
 
 void QxlWorker::reset_memslots() {
-  call([this] { if (memslots_) memslots_->reset(); }, std::nullopt);
+  call(
+      [this] {
+        record_event(reds_, msg::kResetMemslots);
+        if (memslots_) memslots_->reset();
+      },
+      std::nullopt);
 }
 
 void QxlWorker::destroy_surfaces(std::optional<uint64_t> cookie) {
   call(
-      [this] {
+      [this, async = cookie.has_value()] {
+        record_event(reds_, async ? msg::kDestroySurfacesAsync : msg::kDestroySurfaces);
         while (!surfaces_.empty()) drop_surface(surfaces_.begin()->first);
         if (primary_) {
           batch_.destroys.push_back(SurfaceDestroy{0});
@@ -496,7 +521,8 @@ void QxlWorker::destroy_surfaces(std::optional<uint64_t> cookie) {
 
 void QxlWorker::destroy_primary(uint32_t surface_id, std::optional<uint64_t> cookie) {
   call(
-      [this, surface_id] {
+      [this, surface_id, async = cookie.has_value()] {
+        record_event(reds_, async ? msg::kDestroyPrimarySurfaceAsync : msg::kDestroyPrimarySurface);
         if (surface_id != 0) {
           reds_.once.warn("destroy_primary_surface", "surface id " + std::to_string(surface_id) +
                                                          " is not the primary (0); ignored");
@@ -512,7 +538,7 @@ void QxlWorker::destroy_primary(uint32_t surface_id, std::optional<uint64_t> coo
 void QxlWorker::create_primary(uint32_t surface_id, const QXLDevSurfaceCreate& s,
                                std::optional<uint64_t> cookie) {
   call(
-      [this, surface_id, s] {
+      [this, surface_id, s, async = cookie.has_value()] {
         if (surface_id != 0 || !memslots_) {
           reds_.once.warn("create_primary_surface",
                           "surface id " + std::to_string(surface_id) + " is not 0; ignored");
@@ -524,6 +550,10 @@ void QxlWorker::create_primary(uint32_t surface_id, const QXLDevSurfaceCreate& s
           log::warn("spiceflow compat: QXL device {}: primary surface {}x{} rejected: {}",
                     qin_->id, s.width, s.height, mem.error().message);
           return;
+        }
+        if (reds_.record) {
+          reds_.record->primary_surface(
+              async ? msg::kCreatePrimarySurfaceAsync : msg::kCreatePrimarySurface, *memslots_, s);
         }
         primary_ = *mem;
         primary_size_ = Size{int32_t(s.width), int32_t(s.height)};
@@ -543,16 +573,23 @@ void QxlWorker::create_primary(uint32_t surface_id, const QXLDevSurfaceCreate& s
 }
 
 void QxlWorker::reset_image_cache() {
+  record_event(reds_, msg::kResetImageCache);
   // spiceflow keeps no cache of guest images (commands own their pixels): nothing to drop.
 }
 
 void QxlWorker::reset_cursor() {
-  call([this] { batch_.cursor.push_back(CursorHide{}); }, std::nullopt);
+  call(
+      [this] {
+        record_event(reds_, msg::kResetCursor);
+        batch_.cursor.push_back(CursorHide{});
+      },
+      std::nullopt);
 }
 
 void QxlWorker::destroy_surface(uint32_t surface_id, std::optional<uint64_t> cookie) {
   call(
-      [this, surface_id] {
+      [this, surface_id, async = cookie.has_value()] {
+        record_event(reds_, async ? msg::kDestroySurfaceWaitAsync : msg::kDestroySurfaceWait);
         if (surface_id == 0) {
           batch_.destroys.push_back(SurfaceDestroy{0});
           flush_batch();
@@ -568,6 +605,7 @@ void QxlWorker::loadvm_commands(const QXLCommandExt* ext, uint32_t count) {
   std::vector<QXLCommandExt> cmds(ext, ext + count);
   call(
       [this, cmds = std::move(cmds)] {
+        record_event(reds_, msg::kLoadvmCommands);
         for (const auto& c : cmds) handle(c);
         flush_batch();
       },
@@ -577,6 +615,7 @@ void QxlWorker::loadvm_commands(const QXLCommandExt* ext, uint32_t count) {
 void QxlWorker::flush_surfaces(uint64_t cookie) {
   call(
       [this] {
+        record_event(reds_, msg::kFlushSurfacesAsync);
         // Everything the device queued is rendered, then left in guest memory.
         for (int i = 0; i < 64 && process_rings() == RingState::more; ++i) push_outbox();
         write_back(0, Rect::from_size(primary_size_));
@@ -587,6 +626,7 @@ void QxlWorker::flush_surfaces(uint64_t cookie) {
 void QxlWorker::monitors_config(QXLPHYSICAL config, int group_id, uint64_t cookie) {
   call(
       [this] {
+        record_event(reds_, msg::kMonitorsConfigAsync);
         reds_.once.warn("monitors_config", "one monitor per QXL device is served; the guest's "
                                            "monitors configuration is accepted and ignored");
       },
@@ -594,7 +634,7 @@ void QxlWorker::monitors_config(QXLPHYSICAL config, int group_id, uint64_t cooki
 }
 
 void QxlWorker::driver_unload() {
-  call([] {}, std::nullopt);
+  call([this] { record_event(reds_, msg::kDriverUnload); }, std::nullopt);
 }
 
 void QxlWorker::set_max_monitors(unsigned max) {
@@ -613,8 +653,12 @@ void QxlWorker::set_device_info(const char* address, uint32_t start, uint32_t co
 }
 
 void QxlWorker::gl_draw(uint64_t cookie) {
-  call([this] { reds_.once.warn("spice_qxl_gl_draw_async", "GL scanout is not supported"); },
-       cookie);
+  call(
+      [this] {
+        record_event(reds_, msg::kGlDrawAsync);
+        reds_.once.warn("spice_qxl_gl_draw_async", "GL scanout is not supported");
+      },
+      cookie);
 }
 
 }  // namespace spiceflow::compat

@@ -4,6 +4,7 @@
 // Calls spiceflow does not support log once and return the documented failure value.
 #include <spice/enums.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include "vmc_port.hpp"
 #include "qxl_source.hpp"
 #include "qxl_worker.hpp"
+#include "record.hpp"
 #include "reds.hpp"
 #include "spiceflow/core/log.hpp"
 #include "spiceflow/engine/desktop.hpp"
@@ -35,16 +37,6 @@ std::string unguessable_password() {
   return out;
 }
 
-bool valid_channel_name(const char* name) {
-  static const char* const kNames[] = {"main",     "display",  "inputs",  "cursor",
-                                       "playback", "record",   "smartcard", "usbredir",
-                                       "port",     "webdav"};
-  for (const char* n : kNames) {
-    if (std::strcmp(n, name) == 0) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 SPICEFLOW_EXPORT spice_compat_version_t spice_get_current_compat_version(void) {
@@ -52,7 +44,13 @@ SPICEFLOW_EXPORT spice_compat_version_t spice_get_current_compat_version(void) {
 }
 
 SPICEFLOW_EXPORT SpiceServer* spice_server_new(void) {
-  return new RedsState();
+  // Logs go to the host's stderr (at SPICEFLOW_LOG's level, info by default), never to its
+  // stdout, which QEMU may use for -serial/-monitor stdio.
+  const char* level = std::getenv("SPICEFLOW_LOG");
+  if (!level || !*level || !log::set_level(level)) (void)log::set_level("info");
+  auto* s = new RedsState();
+  s->record = compat::Recorder::open_from_env();  // as the reference: at creation, from the environment
+  return s;
 }
 
 SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core) {
@@ -60,9 +58,6 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
   if (s->initialised) {
     s->once.warn("spice_server_init", "called twice; ignored");
     return -1;
-  }
-  if (const char* level = std::getenv("SPICEFLOW_LOG"); level && *level) {
-    (void)log::set_level(level);
   }
   s->core = core;
   auto input = InputBridge::create(core);
@@ -87,11 +82,11 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
     return static_cast<compat::VmcPort*>(nullptr);
   });
 
-  if (s->port <= 0) {
-    log::error("spiceflow compat: no plain-text port set (TLS-only servers are not supported)");
+  if (s->port <= 0 && !s->opts.tls.enabled()) {
+    log::error("spiceflow compat: neither a port nor a TLS port is set");
     return -1;
   }
-  s->opts.port = uint16_t(s->port);
+  s->opts.port = uint16_t(std::max(0, s->port));
   if (s->addr.empty()) {
     s->opts.addr = (s->addr_flags & SPICE_ADDR_FLAG_IPV6_ONLY) ? "::" : "0.0.0.0";
   } else {
@@ -198,8 +193,8 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
     if (auto st = srv->run(); !st) log::error("spiceflow compat: server: {}", st.error().message);
   });
   s->initialised = true;
-  log::info("spiceflow compat: serving SPICE on {}:{} ({} auth)", s->opts.addr, s->opts.port,
-            s->ticketing ? "ticket" : "no");
+  log::info("spiceflow compat: serving SPICE on {} port {} TLS port {} ({} auth)", s->opts.addr,
+            s->opts.port, s->opts.tls.port, s->ticketing ? "ticket" : "no");
   return 0;
 }
 
@@ -278,6 +273,10 @@ SPICEFLOW_EXPORT int spice_server_set_sasl_appname(SpiceServer* s, const char* a
 
 SPICEFLOW_EXPORT int spice_server_set_ticket(SpiceServer* s, const char* passwd, int lifetime,
                                              int fail_if_connected, int disconnect_if_connected) {
+  // As the reference: a connected client makes this fail, or is disconnected, when asked.
+  const bool connected = s->initialised && s->server && s->server->session_count() > 0;
+  if (connected && fail_if_connected) return -1;
+  if (connected && disconnect_if_connected) s->server->disconnect_all("the password changed");
   if (passwd && std::strlen(passwd) > 60) return -1;  // SPICE_MAX_PASSWORD_LENGTH
   s->ticketing = true;
   s->opts.ticket.disabled = false;
@@ -297,11 +296,6 @@ SPICEFLOW_EXPORT int spice_server_set_ticket(SpiceServer* s, const char* passwd,
   }
   if (s->initialised && s->server) {
     s->server->set_ticket(s->opts.ticket);  // for links from now on
-    if (fail_if_connected || disconnect_if_connected) {
-      s->once.warn("spice_server_set_ticket",
-                   "fail_if_connected/disconnect_if_connected are not supported; "
-                   "connected clients are kept");
-    }
   }
   return 0;
 }
@@ -310,9 +304,17 @@ SPICEFLOW_EXPORT int spice_server_set_tls(SpiceServer* s, int port, const char* 
                                           const char* certs_file, const char* private_key_file,
                                           const char* key_passwd, const char* dh_key_file,
                                           const char* ciphersuite) {
-  if (port == 0) return 0;
-  s->once.warn("spice_server_set_tls", "TLS is not supported yet; the TLS port is not opened");
-  return -1;
+  // The reference's checks; the files are loaded (and errors reported) at spice_server_init.
+  if (port <= 0 || port > 0xffff || !ca_cert_file || !certs_file || !private_key_file) return -1;
+  net::TlsOptions& tls = s->opts.tls;
+  tls.port = uint16_t(port);
+  tls.ca_file = ca_cert_file;
+  tls.cert_file = certs_file;
+  tls.key_file = private_key_file;
+  tls.key_password = key_passwd ? key_passwd : "";
+  tls.dh_file = dh_key_file ? dh_key_file : "";
+  tls.ciphers = ciphersuite ? ciphersuite : "";
+  return 0;
 }
 
 SPICEFLOW_EXPORT int spice_server_add_client(SpiceServer* s, int socket, int skip_auth) {
@@ -352,10 +354,13 @@ SPICEFLOW_EXPORT int spice_server_set_zlib_glz_compression(SpiceServer* s,
 
 SPICEFLOW_EXPORT int spice_server_set_channel_security(SpiceServer* s, const char* channel,
                                                        int security) {
-  if (channel && !valid_channel_name(channel)) return -1;
-  if (!(security & SPICE_CHANNEL_SECURITY_NONE)) {
-    s->once.warn("spice_server_set_channel_security",
-                 "TLS-only channels are not supported; channels stay plain-text");
+  // As the reference: NULL names every channel; a channel is TLS-only when NONE is absent.
+  auto bits = net::secure_channel_bits(channel ? channel : "default");
+  if (!bits) return -1;
+  if (security & SPICE_CHANNEL_SECURITY_NONE) {
+    s->opts.tls.secure_channels &= ~*bits;
+  } else {
+    s->opts.tls.secure_channels |= *bits;
   }
   return 0;
 }
@@ -377,8 +382,16 @@ SPICEFLOW_EXPORT int spice_server_set_streaming_video(SpiceServer* s, int value)
   return 0;
 }
 
+// The reference's "encoder:codec;..." list onto net's (encode::parse_video_codecs maps its
+// spice/gstreamer encoders to our backends); as in the reference, invalid entries are
+// skipped with a warning and a list with no valid entry is refused (-1).
 SPICEFLOW_EXPORT int spice_server_set_video_codecs(SpiceServer* s, const char* video_codecs) {
   if (!video_codecs) return -1;
+  std::string warnings;
+  auto list = spiceflow::encode::parse_video_codecs(video_codecs, &warnings);
+  if (!warnings.empty()) log::warn("spice_server_set_video_codecs: skipped {}", warnings);
+  if (!list) return -1;
+  s->opts.video_codecs = std::move(*list);
   s->video_codecs = video_codecs;
   return 0;
 }

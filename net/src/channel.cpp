@@ -190,6 +190,10 @@ Caps server_channel_caps(uint8_t channel_type) {
       caps.set(SPICE_DISPLAY_CAP_MONITORS_CONFIG);
       caps.set(SPICE_DISPLAY_CAP_LZ4_COMPRESSION);
       caps.set(SPICE_DISPLAY_CAP_PREF_COMPRESSION);
+      // A client that cannot decode a stream says so (STREAM_REPORT) and names the video
+      // codecs it prefers (PREFERRED_VIDEO_CODEC_TYPE).
+      caps.set(SPICE_DISPLAY_CAP_STREAM_REPORT);
+      caps.set(SPICE_DISPLAY_CAP_PREF_VIDEO_CODEC_TYPE);
       break;
     default:
       break;

@@ -26,7 +26,11 @@
 // behind skips frames), and STREAM_DESTROY when the region leaves the Frame. Meanwhile the
 // region's tiles are not sent to it; the Frame that drops the region refreshes all of them,
 // so the client's picture turns exact again with the usual tile updates. Each stream has
-// its own encoder from encode::make_video_encoder(), run on the event loop.
+// its own encoder from encode::make_video_encoder(), run on the event loop: the first entry
+// of the server's --video-codecs list (default: the encoder registry's order) whose codec
+// the client announced (MULTI_CODEC + CODEC_* caps), reordered by the client's
+// PREFERRED_VIDEO_CODEC_TYPE; a client that reports it cannot decode a stream loses that
+// codec and gets the next one.
 #include <spice/enums.h>
 #include <spice/protocol.h>
 
@@ -138,10 +142,20 @@ class DisplayChannel final : public ChannelClient {
         set_preferred(m->image_compression);
         return true;
       }
-      case SPICE_MSGC_DISPLAY_STREAM_REPORT:
+      case SPICE_MSGC_DISPLAY_STREAM_REPORT: {
+        auto m = msg::parse_stream_report(body);
+        if (!m) return false;
+        if (m->invalid_stream()) on_invalid_stream(m->stream_id);
+        return true;
+      }
+      case SPICE_MSGC_DISPLAY_PREFERRED_VIDEO_CODEC_TYPE: {
+        auto m = msg::parse_preferred_video_codecs(body);
+        if (!m) return false;
+        set_preferred_video_codecs(m->codecs);
+        return true;
+      }
       case SPICE_MSGC_DISPLAY_GL_DRAW_DONE:
-      case SPICE_MSGC_DISPLAY_PREFERRED_VIDEO_CODEC_TYPE:
-        return true;  // no video streams or GL scanout yet
+        return true;  // no GL scanout yet
       default:
         log::warn("{}: unknown display message type {}", name(), type);
         return false;
@@ -467,7 +481,8 @@ class DisplayChannel final : public ChannelClient {
     cfg.size = v.rect.size();
     cfg.fps = ctx_.desktop(desktop_).fps();
     std::string why;
-    auto enc = encode::make_video_encoder(video_codecs_, cfg, &why);
+    auto enc = encode::make_video_encoder(ctx_.options().video_codecs, preferred_video_,
+                                          video_codecs_, cfg, &why);
     if (!enc) {
       log::info("{}: region {} not streamed: {}", name(), v.id, enc.error().message);
       declined_.push_back(v.id);
@@ -475,7 +490,8 @@ class DisplayChannel final : public ChannelClient {
     }
     uint32_t wire_id = 0;
     while (std::any_of(streams_.begin(), streams_.end(),
-                       [&](const Stream& s) { return s.wire_id == wire_id; })) {
+                       [&](const Stream& s) { return s.wire_id == wire_id; }) ||
+           std::find(retired_ids_.begin(), retired_ids_.end(), wire_id) != retired_ids_.end()) {
       ++wire_id;
     }
     msg::StreamCreate m;
@@ -495,6 +511,48 @@ class DisplayChannel final : public ChannelClient {
               encode::to_string((*enc)->codec()), why);
     streams_.push_back(Stream{v.id, wire_id, v.rect, 0, std::move(*enc)});
     ++streams_created_;
+  }
+
+  // The client's codec preference (most wanted first) reorders the server's list for the
+  // streams created from now on; codecs we do not know are ignored, as in the reference.
+  void set_preferred_video_codecs(std::span<const uint8_t> codecs) {
+    preferred_video_.clear();
+    for (uint8_t c : codecs) {
+      if (c < uint8_t(encode::VideoCodec::mjpeg) || c > uint8_t(encode::VideoCodec::h265)) continue;
+      const auto codec = encode::VideoCodec(c);
+      if (std::find(preferred_video_.begin(), preferred_video_.end(), codec) ==
+          preferred_video_.end()) {
+        preferred_video_.push_back(codec);
+      }
+    }
+    std::string names;
+    for (auto c : preferred_video_) names += std::string(names.empty() ? "" : ",") +
+                                             std::string(encode::to_string(c));
+    log::info("{}: client prefers video codecs [{}]", name(), names);
+  }
+
+  // spice-gtk answers STREAM_CREATE with this report when it cannot make a decoder for the
+  // codec (and STREAM_DATA for a stream it dropped): the client loses that codec and the
+  // region gets a new stream with the next codec both sides accept. The client already
+  // destroyed the stream, so no STREAM_DESTROY; its wire id is not reused, so that reports
+  // still in flight for it cannot hit the new stream.
+  void on_invalid_stream(uint32_t wire_id) {
+    if (std::find(retired_ids_.begin(), retired_ids_.end(), wire_id) != retired_ids_.end()) return;
+    auto it = std::find_if(streams_.begin(), streams_.end(),
+                           [&](const Stream& x) { return x.wire_id == wire_id; });
+    if (it == streams_.end()) return;  // a stream we ended already
+    const encode::VideoCodec lost = it->encoder->codec();
+    std::erase(video_codecs_, lost);
+    log::warn("{}: client cannot decode stream {} ({}); region {} tries its next codec", name(),
+              wire_id, encode::to_string(lost), it->region);
+    retired_ids_.push_back(wire_id);
+    const Rect rect = it->rect;
+    streams_.erase(it);  // not declined: the next sync_streams starts a new stream
+    auto frame = ctx_.desktop(desktop_).latest();
+    if (!frame) return;
+    for (size_t i = 0; i < frame->tiles.size() && i < tile_versions_.size(); ++i) {
+      if (rect.contains(frame->tiles[i]->rect)) tile_versions_[i] = 0;
+    }
   }
 
   // Ends `s` for good: the client gets the region's tiles again (all of them: its pixels
@@ -543,6 +601,8 @@ class DisplayChannel final : public ChannelClient {
   uint64_t copy_bits_sent_ = 0;
   std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
   std::vector<encode::VideoCodec> video_codecs_;  // what the client decodes, from its caps
+  std::vector<encode::VideoCodec> preferred_video_;  // PREFERRED_VIDEO_CODEC_TYPE, if sent
+  std::vector<uint32_t> retired_ids_;  // wire ids of streams the client could not decode
   std::vector<Stream> streams_;
   std::vector<uint32_t> declined_;  // regions this client gets as tiles (no encoder fits)
   uint64_t stream_frames_sent_ = 0;

@@ -453,4 +453,27 @@ std::optional<PreferredCompression> parse_preferred_compression(std::span<const 
   return m;
 }
 
+std::optional<PreferredVideoCodecs> parse_preferred_video_codecs(std::span<const uint8_t> body) {
+  ByteReader r(body);
+  const uint8_t n = r.u8();  // num_of_codecs u8, then codecs u8[num_of_codecs]
+  auto codecs = r.bytes(n);
+  if (!r.ok()) return std::nullopt;
+  return PreferredVideoCodecs{{codecs.begin(), codecs.end()}};
+}
+
+std::optional<StreamReport> parse_stream_report(std::span<const uint8_t> body) {
+  ByteReader r(body);
+  StreamReport m;
+  m.stream_id = r.u32();
+  m.unique_id = r.u32();
+  m.start_frame_mm_time = r.u32();
+  m.end_frame_mm_time = r.u32();
+  m.num_frames = r.u32();
+  m.num_drops = r.u32();
+  m.last_frame_delay = r.i32();
+  m.audio_delay = r.u32();
+  if (!r.ok()) return std::nullopt;
+  return m;
+}
+
 }  // namespace spiceflow::net::msg

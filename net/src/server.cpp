@@ -133,7 +133,10 @@ struct Server::Impl final : ServerContext {
     int fd = -1;
     WatchId watch = 0;
     int desktop = 0;
+    bool secure = false;  ///< connections start with a TLS handshake
+    uint16_t port = 0;
   };
+  std::shared_ptr<TlsContext> tls;
   std::vector<Listener> listeners;
   std::unordered_map<uint64_t, std::unique_ptr<LinkSession>> links;
   std::unordered_map<ChannelClient*, std::unique_ptr<ChannelClient>> channels;
@@ -144,6 +147,8 @@ struct Server::Impl final : ServerContext {
     std::unordered_map<uint8_t, std::shared_ptr<encode::GlzDictionary>> glz;
   };
   std::unordered_map<uint32_t, Session> sessions;
+  /// sessions.size(), readable from any thread.
+  std::atomic<size_t> session_count{0};
   std::vector<uint64_t> subscriptions;
   std::vector<std::unique_ptr<std::atomic<bool>>> frame_pending;
   std::mt19937 rng{std::random_device{}()};
@@ -284,6 +289,7 @@ struct Server::Impl final : ServerContext {
       if (s != sessions.end() && s->second.main == owned.get()) {
         // The session ends with its main channel: close its other channels too.
         sessions.erase(s);
+        session_count.store(sessions.size());
         for (auto& [ptr, ch] : channels) {
           if (ch->session_id() == owned->session_id()) ch->disconnect("main channel closed");
         }
@@ -304,7 +310,7 @@ struct Server::Impl final : ServerContext {
       if (fd < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
-          log::warn("accept on port {}: {}", opts.port + l.desktop, std::strerror(errno));
+          log::warn("accept on port {}: {}", l.port, std::strerror(errno));
         }
         return;
       }
@@ -317,7 +323,16 @@ struct Server::Impl final : ServerContext {
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       const uint64_t id = next_link_id++;
-      auto peer = std::make_unique<Peer>(*loop_, fd, name);
+      SSL* ssl = nullptr;
+      if (l.secure) {
+        ssl = tls->new_session(fd);
+        if (!ssl) {
+          log::warn("{}: refused: no TLS session: {}", name, tls_error_string());
+          ::close(fd);
+          continue;
+        }
+      }
+      auto peer = std::make_unique<Peer>(*loop_, fd, name, ssl);
       links.emplace(id, std::make_unique<LinkSession>(*this, std::move(peer), l.desktop, id));
     }
   }
@@ -342,6 +357,7 @@ struct Server::Impl final : ServerContext {
       case SPICE_CHANNEL_MAIN:
         ch = make_main_channel(*this, std::move(peer), mess, session_id, desktop);
         sessions[session_id] = Session{desktop, ch.get(), {}};
+        session_count.store(sessions.size());
         break;
       case SPICE_CHANNEL_DISPLAY:
         ch = make_display_channel(*this, std::move(peer), mess, session_id, desktop);
@@ -494,6 +510,11 @@ bool LinkSession::step() {
                true);
         return false;
       }
+      if (!peer_->secure() && server_.opts.tls.enabled() && server_.opts.tls.requires_tls(t)) {
+        refuse(SPICE_LINK_ERR_NEED_SECURED,
+               "channel type " + std::to_string(t) + " is served over TLS only", true);
+        return false;
+      }
       auto key = TicketKey::generate();
       if (!key) {
         refuse(SPICE_LINK_ERR_ERROR, "RSA key generation failed: " + key.error().message, true);
@@ -576,12 +597,22 @@ Result<std::unique_ptr<Server>> Server::create(const ServerOptions& opts, engine
   auto loop = make_event_loop(opts.io);
   if (!loop) return loop.error();
   impl->loop_ = std::move(*loop);
+  if (opts.port == 0 && !opts.tls.enabled()) return make_error("no port to listen on");
+  if (opts.tls.enabled()) {
+    auto ctx = TlsContext::create(opts.tls);
+    if (!ctx) return ctx.error();
+    impl->tls = std::move(*ctx);
+  }
   for (size_t i = 0; i < engine.size(); ++i) {
-    const uint32_t port = uint32_t(opts.port) + uint32_t(i);
-    if (port > 65535) return make_error("port " + std::to_string(port) + " is out of range");
-    auto fd = listen_on(opts.addr, uint16_t(port));
-    if (!fd) return fd.error();
-    impl->listeners.push_back({*fd, 0, int(i)});
+    for (const bool secure : {false, true}) {
+      const uint16_t base = secure ? opts.tls.port : opts.port;
+      if (base == 0) continue;
+      const uint32_t port = uint32_t(base) + uint32_t(i);
+      if (port > 65535) return make_error("port " + std::to_string(port) + " is out of range");
+      auto fd = listen_on(opts.addr, uint16_t(port));
+      if (!fd) return fd.error();
+      impl->listeners.push_back({*fd, 0, int(i), secure, uint16_t(port)});
+    }
   }
   Impl* p = impl.get();
   for (auto& l : impl->listeners) {
@@ -603,8 +634,8 @@ IoBackend Server::io_backend() const { return impl_->loop_->backend(); }
 
 Status Server::run() {
   for (auto& l : impl_->listeners) {
-    log::info("listening on {}:{} (desktop {}, io backend {})", impl_->opts.addr,
-              impl_->opts.port + l.desktop, l.desktop, to_string(impl_->loop_->backend()));
+    log::info("listening on {}:{}{} (desktop {}, io backend {})", impl_->opts.addr, l.port,
+              l.secure ? " with TLS" : "", l.desktop, to_string(impl_->loop_->backend()));
   }
   auto st = impl_->loop_->run();
   impl_->publish_stats();
@@ -625,6 +656,15 @@ void Server::stop() {
 void Server::set_ticket(const TicketPolicy& ticket) {
   Impl* p = impl_.get();
   p->loop_->post([p, ticket] { p->opts.ticket = ticket; });
+}
+
+size_t Server::session_count() const { return impl_->session_count.load(); }
+
+void Server::disconnect_all(const std::string& reason) {
+  Impl* p = impl_.get();
+  p->loop_->post([p, reason] {
+    for (auto& [ptr, ch] : p->channels) ch->disconnect(reason);
+  });
 }
 
 void Server::set_client_mouse(bool allowed) {

@@ -14,8 +14,9 @@ CASE events: while a spice-client-glib session is connected QMP query-spice list
   channels and afterwards none; the QMP SPICE_CONNECTED / SPICE_INITIALIZED /
   SPICE_DISCONNECTED events (QEMU's channel_event callback) match the reference's.
 CASE ticket: QEMU with a SPICE password (-object secret + password-secret): only the right
-  password connects; a password set later through QMP set_password replaces it. The outcome
-  of every attempt must be the reference's.
+  password connects; a password set later through QMP set_password replaces it; with a
+  client connected, set_password connected=fail is refused and connected=disconnect drops
+  the client. The outcome of every attempt must be the reference's.
 CASE xspice: Xspice (Xorg with the spiceqxl driver: QXL commands in native mode, off-screen
   surfaces, text) shows an xterm; the screenshot through spiceflow must equal the
   reference's, and keys typed through a spice-client-glib client must appear in the xterm
@@ -492,6 +493,31 @@ def case_ticket(lib_dir, out_dir):
             got.append(("set_password", "second-pw", "return" in reply))
             for pw in ("second-pw", "first-pw"):
                 got.append(("after", pw, q.screenshot(shot, pw) is not None))
+            # With a client connected: connected=fail refuses the change, connected=disconnect
+            # makes it and drops the client (QMP query-spice then lists no channel).
+            watcher = subprocess.Popen(
+                ["/usr/bin/python3", os.path.join(HERE, "..", "interop", "spice_client.py"),
+                 "watch", "127.0.0.1", str(q.port), "8", "--password", "second-pw"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                deadline = time.time() + 10
+                while time.time() < deadline and not q.qmp("query-spice")["return"]["channels"]:
+                    time.sleep(0.2)
+                got.append(("client linked", None,
+                            bool(q.qmp("query-spice")["return"]["channels"])))
+                reply = q.qmp("set_password", protocol="spice", password="third-pw",
+                              connected="fail")
+                got.append(("connected=fail", "third-pw", "return" in reply))
+                reply = q.qmp("set_password", protocol="spice", password="third-pw",
+                              connected="disconnect")
+                got.append(("connected=disconnect", "third-pw", "return" in reply))
+                time.sleep(1.0)
+                got.append(("client still linked", None,
+                            bool(q.qmp("query-spice")["return"]["channels"])))
+            finally:
+                watcher.kill()
+                watcher.wait()
+            got.append(("after", "third-pw", q.screenshot(shot, "third-pw") is not None))
             if not q.alive():
                 log("FAIL: %s: QEMU died:\n%s" % (name, q.read_log()[-2000:]))
                 return 1
@@ -500,7 +526,7 @@ def case_ticket(lib_dir, out_dir):
     if outcomes["reference"] != outcomes["spiceflow"]:
         log("FAIL: spiceflow's ticket outcomes differ from the reference's")
         return 1
-    expected = [True, False, False, True, True, False]
+    expected = [True, False, False, True, True, False, True, False, True, False, True]
     if [ok for _, _, ok in outcomes["spiceflow"]] != expected:
         log("FAIL: unexpected outcomes (the reference's too): %s" % outcomes["spiceflow"])
         return 1

@@ -316,7 +316,8 @@ def case_stream(spiceflow, out_dir):
         started = time.monotonic()
         port, _ = serve(procs, out_dir, spiceflow,
                         ["--synthetic", "video", "--size", size, "--stop-after", "150",
-                         "--streaming-video", "filter", "--image-compression", "quic"])
+                         "--streaming-video", "filter", "--image-compression", "quic",
+                         "--video-codecs", "spice:mjpeg"])
         browser = open_html5(procs, out_dir, port)
         seen = set()
         deadline = time.monotonic() + 4

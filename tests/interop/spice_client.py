@@ -20,6 +20,9 @@ module is not visible to a pyenv/venv python.
       --glz-window sets the session's GLZ window (its DISPLAY_INIT asks for BYTES / 4
       pixels; spice-gtk's default is 12..64 MiB), --preferred-compression the
       SpiceImageCompression it asks for (DISPLAY_PREFERRED_COMPRESSION).
+      --stream-out FILE.ppm [--stream-min-area PX] also writes the primary surface as
+      it was right after the last invalidate of at least PX pixels (default 100000):
+      with a video stream running, the last stream frame the client showed.
 
   input HOST PORT [--password P] [--keys 0x1e,0x30,...] [--move X,Y]...
         [--click X,Y]... [--display N] [--delay-ms MS] [--timeout SECS]
@@ -62,6 +65,10 @@ SURFACE_FMT_32_XRGB = 32
 SURFACE_FMT_32_ARGB = 96
 
 
+# --tls-port / --ca-file (before the subcommand): connect with TLS, trusting that CA.
+TLS = {"port": 0, "ca_file": None}
+
+
 def channel_name(ch):
     return type(ch).__name__.replace("Channel", "").lower() or "channel"
 
@@ -77,7 +84,12 @@ class Client:
         self.opened = []
         self.session = Spice.Session()
         self.uri = "spice://%s:%d" % (host, port)
+        if TLS["port"]:
+            self.uri = ("spice://%s%s?tls-port=%d" %
+                        (host, ":%d" % port if port else "", TLS["port"]))
         self.session.set_property("uri", self.uri)
+        if TLS["ca_file"]:
+            self.session.set_property("ca-file", TLS["ca_file"])
         if password is not None:
             self.session.set_property("password", password)
         if glz_window is not None:
@@ -141,6 +153,9 @@ class Watcher(Client):
         self.prim = {}
         self.last_tick = -1
         self.rects = {}
+        self.stream_min_area = 0  # > 0: keep the picture after large invalidates
+        self.stream_shot = None   # (raw surface bytes, seconds)
+        self.stream_shots = 0
 
     def on_channel(self, ch):
         if isinstance(ch, Spice.DisplayChannel):
@@ -167,6 +182,10 @@ class Watcher(Client):
         if self.st["t_first_invalidate"] is None:
             self.st["t_first_invalidate"] = t
         self.st["t_last_invalidate"] = t
+        if self.stream_min_area and w * h >= self.stream_min_area and self.prim:
+            self.stream_shot = (ctypes.string_at(self.prim["addr"],
+                                                 self.prim["stride"] * self.prim["h"]), t)
+            self.stream_shots += 1
         tick = int(t * 60)
         if tick != self.last_tick:
             self.st["frames"] += 1
@@ -175,8 +194,9 @@ class Watcher(Client):
     def _on_mark(self, ch, mark):
         self.st["marks"] += 1
 
-    def primary_report(self, ppm_out):
-        """Reads the client's primary surface; returns (json dict, error or None)."""
+    def primary_report(self, ppm_out, raw=None):
+        """Reads the client's primary surface (or `raw`, a copy of it taken earlier);
+        returns (json dict, error or None)."""
         if not self.prim:
             return None, None
         w, h, stride, fmt = (self.prim["w"], self.prim["h"], self.prim["stride"],
@@ -184,7 +204,8 @@ class Watcher(Client):
         rep = {"w": w, "h": h, "stride": stride, "format": fmt}
         if fmt not in (SURFACE_FMT_32_XRGB, SURFACE_FMT_32_ARGB):
             return rep, "unsupported primary format %d" % fmt
-        raw = ctypes.string_at(self.prim["addr"], stride * h)
+        if raw is None:
+            raw = ctypes.string_at(self.prim["addr"], stride * h)
         rows = bytearray(b"".join(raw[i * stride:i * stride + w * 4] for i in range(h)))
         rows[3::4] = bytes(w * h)  # the X byte of xRGB is undefined
         rep["sha256"] = hashlib.sha256(rows).hexdigest()
@@ -264,6 +285,8 @@ def parse_xy(text):
 def cmd_watch(a):
     c = Watcher(a.host, a.port, a.password, a.channel_id, glz_window=a.glz_window,
                 preferred_compression=a.preferred_compression)
+    if a.stream_out:
+        c.stream_min_area = a.stream_min_area
     c.run(a.secs)
     out = {"cmd": "watch", "uri": c.uri, "seconds": c.now(), **c.st,
            "opened": c.opened, "bytes": c.bytes_per_channel(), "errors": c.errors}
@@ -272,6 +295,11 @@ def cmd_watch(a):
         out["top_rects"] = [[x, y, w, h, n] for (x, y, w, h), n in top]
     prim, err = c.primary_report(a.out)
     out["primary"] = prim
+    if a.stream_out:
+        out["stream_shots"] = c.stream_shots
+        if c.stream_shot is not None:
+            shot, _ = c.primary_report(a.stream_out, raw=c.stream_shot[0])
+            out["stream_shot"] = {"t": c.stream_shot[1], **(shot or {})}
     if err:
         out["errors"].append(err)
     c.close()
@@ -304,6 +332,8 @@ def cmd_input(a):
 
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--tls-port", type=int, default=0, help="TLS port (PORT 0: TLS only)")
+    p.add_argument("--ca-file", help="PEM CA certificate the server's must chain to")
     sub = p.add_subparsers(dest="cmd", required=True)
     w = sub.add_parser("watch")
     w.add_argument("host")
@@ -315,6 +345,8 @@ def main(argv):
     w.add_argument("--top-rects", type=int, default=0)
     w.add_argument("--glz-window", type=int)
     w.add_argument("--preferred-compression", type=int)
+    w.add_argument("--stream-out")
+    w.add_argument("--stream-min-area", type=int, default=100000)
     i = sub.add_parser("input")
     i.add_argument("host")
     i.add_argument("port", type=int)
@@ -326,6 +358,7 @@ def main(argv):
     i.add_argument("--delay-ms", type=int, default=50)
     i.add_argument("--timeout", type=float, default=10.0)
     a = p.parse_args(argv)
+    TLS["port"], TLS["ca_file"] = a.tls_port, a.ca_file
     return cmd_watch(a) if a.cmd == "watch" else cmd_input(a)
 
 

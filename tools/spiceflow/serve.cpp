@@ -52,9 +52,23 @@ std::string dump_path_for(const std::string& base, int i) {
 CLI::App* add_serve_command(CLI::App& app, ServeConfig& cfg) {
   auto* cmd = app.add_subcommand("serve", "Serve synthetic desktops to SPICE clients");
   cmd->add_option("--addr", cfg.addr, "Address to listen on")->capture_default_str();
-  cmd->add_option("--port", cfg.port, "TCP port of the first desktop")
+  cmd->add_option("--port", cfg.port, "TCP port of the first desktop (0: none, TLS port only)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 65535));
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--tls-port", cfg.tls_port, "TLS port of the first desktop (0: no TLS)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--x509-dir", cfg.x509_dir,
+                  "Directory with ca-cert.pem, server-cert.pem and server-key.pem (as QEMU)");
+  cmd->add_option("--x509-cert-file", cfg.x509_cert_file, "PEM server certificate (chain)");
+  cmd->add_option("--x509-key-file", cfg.x509_key_file, "PEM private key of the certificate");
+  cmd->add_option("--x509-key-password", cfg.x509_key_password, "Password of an encrypted key");
+  cmd->add_option("--x509-cacert-file", cfg.x509_cacert_file, "PEM CA certificate(s)");
+  cmd->add_option("--x509-dh-key-file", cfg.x509_dh_key_file, "PEM DH parameters");
+  cmd->add_option("--tls-ciphers", cfg.tls_ciphers, "OpenSSL cipher list (TLS 1.2)");
+  cmd->add_option("--tls-channel", cfg.tls_channels,
+                  "A channel served over TLS only (main, display, inputs, cursor, ...; "
+                  "default = all); repeatable, as QEMU's tls-channel");
   cmd->add_option("--password", cfg.password, "Ticket (password) clients must present");
   cmd->add_flag("--disable-ticketing", cfg.disable_ticketing,
                 "Accept clients without a password (required off loopback without --password)");
@@ -72,6 +86,9 @@ CLI::App* add_serve_command(CLI::App& app, ServeConfig& cfg) {
       ->capture_default_str()
       ->check(CLI::Range(1, 240));
   cmd->add_flag("--frozen", cfg.frozen, "Render one fixed, deterministic frame (input still shows)");
+  cmd->add_flag("--pixel-code", cfg.pixel_code,
+                "Paint a frame id and timestamp at (0,0) of every frame, for spiceflow-meter's "
+                "latency (no effect with --frozen)");
   cmd->add_option("--stop-after", cfg.stop_after,
                   "Stop animating after this many frames (input still shows); 0 = never")
       ->capture_default_str();
@@ -110,6 +127,13 @@ CLI::App* add_serve_command(CLI::App& app, ServeConfig& cfg) {
                   "whose changes repaint most pixels) or all (any steadily changing region)")
       ->capture_default_str()
       ->check(CLI::IsMember({"off", "filter", "all"}));
+  // Checked by encode::parse_video_codecs (below).
+  cmd->add_option("--video-codecs", cfg.video_codecs,
+                  "Video stream encoders in order of preference, encoder:codec;... as the "
+                  "reference server's (spice:mjpeg;gstreamer:h264;...: spice = mjpeg, gstreamer "
+                  "= any backend of the codec) or ours (nvenc, vaapi, x264, vpx, mjpeg; codecs "
+                  "mjpeg, vp8, h264, vp9, h265); auto = every backend, hardware first, MJPEG last")
+      ->capture_default_str();
   return cmd;
 }
 
@@ -158,6 +182,12 @@ int run_serve(const ServeConfig& cfg) {
   if (!io) return usage_error(io.error().message);
   auto compression = net::parse_image_compression(cfg.image_compression);
   if (!compression) return usage_error(compression.error().message);
+  std::string codec_warnings;
+  auto video_codecs = encode::parse_video_codecs(cfg.video_codecs, &codec_warnings);
+  if (!video_codecs) return usage_error(video_codecs.error().message);
+  if (!codec_warnings.empty()) log::warn("--video-codecs: skipped {}", codec_warnings);
+  log::info("video codecs: {}", encode::to_string(*video_codecs));
+  if (cfg.pixel_code && cfg.frozen) log::info("--pixel-code has no effect with --frozen");
 
   // Block the termination signals in every thread; a dedicated thread waits for them.
   sigset_t sigs;
@@ -173,6 +203,7 @@ int run_serve(const ServeConfig& cfg) {
     d.source.size = *size;
     d.source.fps = cfg.fps;
     d.source.frozen = cfg.frozen;
+    d.source.pixel_code = cfg.pixel_code;
     d.stop_after_frames = cfg.stop_after;
     d.raster = cfg.raster;
     d.dump_frame_path = dump_path_for(cfg.dump_frame, i);
@@ -191,7 +222,23 @@ int run_serve(const ServeConfig& cfg) {
   so.io = *io;
   so.compression = *compression;
   so.zlib_glz = *net::parse_wan_compression(cfg.zlib_glz);  // checked by CLI11
+  so.video_codecs = *video_codecs;
   so.link_timeout = std::chrono::milliseconds(int64_t(cfg.link_timeout * 1000));
+  if (cfg.port == 0 && cfg.tls_port == 0) return usage_error("--port 0 needs a --tls-port");
+  so.tls.port = uint16_t(cfg.tls_port);
+  so.tls.cert_file = cfg.x509_cert_file;
+  so.tls.key_file = cfg.x509_key_file;
+  so.tls.key_password = cfg.x509_key_password;
+  so.tls.ca_file = cfg.x509_cacert_file;
+  so.tls.dh_file = cfg.x509_dh_key_file;
+  so.tls.ciphers = cfg.tls_ciphers;
+  if (!cfg.x509_dir.empty()) so.tls.use_dir(cfg.x509_dir);
+  for (const auto& name : cfg.tls_channels) {
+    auto bits = net::secure_channel_bits(name);
+    if (!bits) return usage_error("--tls-channel: " + bits.error().message);
+    so.tls.secure_channels |= *bits;
+  }
+  if (so.tls.secure_channels && !so.tls.enabled()) return usage_error("--tls-channel needs --tls-port");
   // On loopback without a password the ticket is not checked (a local, single-user
   // default, so `remote-viewer spice://127.0.0.1:5900` just works).
   so.ticket.disabled = cfg.disable_ticketing || cfg.password.empty();
@@ -208,8 +255,10 @@ int run_serve(const ServeConfig& cfg) {
     return kExitRuntime;
   }
   for (int i = 0; i < cfg.desktops; ++i) {
-    std::cout << "spiceflow: desktop " << i << " at spice://" << cfg.addr << ":" << cfg.port + i
-              << std::endl;
+    std::cout << "spiceflow: desktop " << i << " at spice://" << cfg.addr;
+    if (cfg.port != 0) std::cout << ":" << cfg.port + i;
+    if (cfg.tls_port != 0) std::cout << "?tls-port=" << cfg.tls_port + i;
+    std::cout << std::endl;
   }
 
   std::thread signals([&] {

@@ -2,6 +2,7 @@
 // `spiceflow serve`: options (named after QEMU's -spice options where one exists) and the
 // command that builds the engine's desktops and runs the server until SIGINT/SIGTERM.
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -21,6 +22,7 @@ struct ServeConfig {
   std::string size = "1920x1080";
   int fps = 30;
   bool frozen = false;
+  bool pixel_code = false;  ///< paint the latency pixel code on every frame (not with --frozen)
   uint64_t stop_after = 0;
   std::string dump_frame;
   int desktops = 1;
@@ -30,6 +32,18 @@ struct ServeConfig {
   double link_timeout = 10;
   std::string raster = "auto";
   std::string streaming_video = "filter";  ///< off, filter or all (engine::StreamingVideo)
+  std::string video_codecs = "auto";  ///< encoder:codec;... (encode::parse_video_codecs)
+  // TLS (QEMU's -spice tls-port / x509-*): the TLS port of the first desktop (0 = none) and
+  // the certificate; --x509-dir supplies the file names not given one by one.
+  int tls_port = 0;
+  std::string x509_dir;
+  std::string x509_cert_file;
+  std::string x509_key_file;
+  std::string x509_key_password;
+  std::string x509_cacert_file;
+  std::string x509_dh_key_file;
+  std::string tls_ciphers;
+  std::vector<std::string> tls_channels;  ///< channels served over TLS only ("default": all)
 };
 
 CLI::App* add_serve_command(CLI::App& app, ServeConfig& cfg);

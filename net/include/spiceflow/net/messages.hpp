@@ -154,4 +154,23 @@ std::optional<MousePosition> parse_mouse_position(std::span<const uint8_t> body)
 std::optional<MouseButton> parse_mouse_button(std::span<const uint8_t> body);
 std::optional<PreferredCompression> parse_preferred_compression(std::span<const uint8_t> body);
 
+/// DISPLAY_PREFERRED_VIDEO_CODEC_TYPE: the client's video codecs, most wanted first
+/// (SPICE_VIDEO_CODEC_TYPE_* values, unvalidated).
+struct PreferredVideoCodecs { std::vector<uint8_t> codecs; };
+std::optional<PreferredVideoCodecs> parse_preferred_video_codecs(std::span<const uint8_t> body);
+/// DISPLAY_STREAM_REPORT. num_frames 0 with num_drops 0xffffffff is spice-gtk's "I have no
+/// such stream" (it could not decode the stream, or already dropped it).
+struct StreamReport {
+  uint32_t stream_id = 0;
+  uint32_t unique_id = 0;
+  uint32_t start_frame_mm_time = 0;
+  uint32_t end_frame_mm_time = 0;
+  uint32_t num_frames = 0;
+  uint32_t num_drops = 0;
+  int32_t last_frame_delay = 0;
+  uint32_t audio_delay = 0;
+  bool invalid_stream() const { return num_frames == 0 && num_drops == 0xffffffffu; }
+};
+std::optional<StreamReport> parse_stream_report(std::span<const uint8_t> body);
+
 }  // namespace spiceflow::net::msg

@@ -15,10 +15,12 @@
 #include <sys/socket.h>
 
 #include "spiceflow/core/result.hpp"
+#include "spiceflow/encode/video_encoder.hpp"
 #include "spiceflow/engine/engine.hpp"
 #include "spiceflow/net/audio.hpp"
 #include "spiceflow/net/event_loop.hpp"
 #include "spiceflow/net/link.hpp"
+#include "spiceflow/net/tls.hpp"
 
 namespace spiceflow::net {
 
@@ -119,11 +121,17 @@ struct VmcHooks {
 
 struct ServerOptions {
   std::string addr = "127.0.0.1";
-  uint16_t port = 5900;  ///< desktop i listens on port + i
+  uint16_t port = 5900;  ///< desktop i listens on port + i; 0 = no plaintext port (TLS only)
+  /// The TLS port and certificate (tls.port + i for desktop i); tls.port 0 = no TLS.
+  TlsOptions tls;
   TicketPolicy ticket;
   IoBackend io = IoBackend::automatic;
   ImageCompression compression = ImageCompression::automatic;
   WanCompression zlib_glz = WanCompression::automatic;
+  /// The server's video codec list (--video-codecs, spice_server_set_video_codecs), in
+  /// order of preference; empty: every encoder backend in registry order. A client gets
+  /// the first entry whose codec it decodes (reordered by its PREFERRED_VIDEO_CODEC_TYPE).
+  std::vector<encode::VideoCodecChoice> video_codecs;
   /// A connection that has not completed the link stage by then is closed.
   std::chrono::milliseconds link_timeout{10'000};
   std::string name = "spiceflow";
@@ -167,6 +175,10 @@ class Server {
   /// Replaces the ticket policy for links authenticated from now on (established sessions
   /// are kept). Thread-safe: applied on the loop thread.
   void set_ticket(const TicketPolicy& ticket);
+  /// Client sessions (main channels) connected now. Thread-safe.
+  size_t session_count() const;
+  /// Disconnects every client (DISCONNECTING, then close). Thread-safe.
+  void disconnect_all(const std::string& reason);
   /// Offers (or withdraws) client mouse mode: every main channel switches to client mode
   /// (offered) or server mode (withdrawn) and sends MAIN_MOUSE_MODE. Thread-safe.
   void set_client_mouse(bool allowed);
