@@ -59,6 +59,16 @@ void Peer::handle(uint32_t ready) {
   }
 }
 
+bool Peer::append_input(const uint8_t* data, size_t n) {
+  in_.insert(in_.end(), data, data + n);
+  bytes_received_ += uint64_t(n);
+  if (in_.size() - in_head_ > input_limit_) {
+    close("input buffer limit exceeded");
+    return false;
+  }
+  return true;
+}
+
 void Peer::read_some() {
   if (ssl_) {
     read_some_tls();
@@ -71,13 +81,8 @@ void Peer::read_some() {
   while (!closed() && total < kMaxReadPerEvent) {
     const ssize_t n = ::recv(fd_, chunk, kReadChunk, 0);
     if (n > 0) {
-      in_.insert(in_.end(), chunk, chunk + n);
       total += size_t(n);
-      bytes_received_ += uint64_t(n);
-      if (in_.size() - in_head_ > input_limit_) {
-        close("input buffer limit exceeded");
-        return;
-      }
+      if (!append_input(chunk, size_t(n))) return;
       if (size_t(n) < kReadChunk) break;
       continue;
     }
@@ -105,13 +110,8 @@ void Peer::read_some_tls() {
     // when this stops, so the socket's readiness tells the whole story.
     const int n = SSL_read(ssl_, chunk, int(kReadChunk));
     if (n > 0) {
-      in_.insert(in_.end(), chunk, chunk + n);
       total += size_t(n);
-      bytes_received_ += uint64_t(n);
-      if (in_.size() - in_head_ > input_limit_) {
-        close("input buffer limit exceeded");
-        return;
-      }
+      if (!append_input(chunk, size_t(n))) return;
       continue;
     }
     const int err = SSL_get_error(ssl_, n);

@@ -74,6 +74,8 @@ class Peer {
   void flush(bool notify);
   void update_interest();
   void read_some_tls();
+  /// Appends received (plaintext) bytes; false after closing for the input limit.
+  bool append_input(const uint8_t* data, size_t n);
   void flush_tls(bool notify);
   bool output_empty() const { return out_.empty() && tls_stage_.empty(); }
   /// After writing: close when asked to once flushed, update interest, report room.
