@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <regex>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -616,6 +617,31 @@ bool json_empty_list(const std::string& json, const std::string& key) {
   pos += needle.size();
   while (pos < json.size() && json[pos] == ' ') ++pos;
   return json.compare(pos, 2, "[]") == 0;
+}
+
+long number_before(const std::string& log, const std::string& suffix) {
+  const std::regex re("(\\d+)" + suffix);
+  long best = -1;
+  for (std::sregex_iterator it(log.begin(), log.end(), re), end; it != end; ++it) {
+    best = std::max(best, std::stol((*it)[1].str()));
+  }
+  return best;
+}
+
+bool largest_top_rect(const std::string& json, long out[5]) {
+  static const std::regex re(R"(\[(\d+), (\d+), (\d+), (\d+), (\d+)\])");
+  const auto at = json.find("\"top_rects\"");
+  if (at == std::string::npos) return false;
+  const std::string list = json.substr(at, json.find("]]", at) + 2 - at);
+  bool found = false;
+  for (std::sregex_iterator it(list.begin(), list.end(), re), end; it != end; ++it) {
+    long v[5];
+    for (int i = 0; i < 5; ++i) v[i] = std::stol((*it)[i + 1].str());
+    if (v[4] < 10) continue;
+    if (!found || v[2] * v[3] > out[2] * out[3]) std::copy(v, v + 5, out);
+    found = true;
+  }
+  return found;
 }
 
 std::string last_line(const std::string& text) {

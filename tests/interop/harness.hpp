@@ -231,6 +231,13 @@ RunResult spice_client(const std::vector<std::string>& args, const fs::path& dir
 std::optional<double> json_number(const std::string& json, const std::string& key);
 /// True when the JSON line has `"key": []`.
 bool json_empty_list(const std::string& json, const std::string& key);
+/// The largest number written just before `suffix` in a server log (e.g. " stream frames"),
+/// or -1 when there is none.
+long number_before(const std::string& log, const std::string& suffix);
+/// From spice_client.py watch's `"top_rects": [[x, y, w, h, n], ...]`: the rectangle with the
+/// largest area among those invalidated at least 10 times (not the one full-picture draw of
+/// the start). False when there is none.
+bool largest_top_rect(const std::string& json, long out[5]);
 /// The last non-empty line of `text`.
 std::string last_line(const std::string& text);
 

@@ -15,33 +15,6 @@
 namespace spiceflow::interop {
 namespace {
 
-// The largest number before `suffix` in the server log (e.g. " stream frames").
-long number_before(const std::string& log, const std::string& suffix) {
-  const std::regex re("(\\d+)" + suffix);
-  long best = -1;
-  for (std::sregex_iterator it(log.begin(), log.end(), re), end; it != end; ++it) {
-    best = std::max(best, std::stol((*it)[1].str()));
-  }
-  return best;
-}
-
-// "top_rects": [[x, y, w, h, n], ...] -> the entry with the largest area.
-bool largest_top_rect(const std::string& json, long out[5]) {
-  static const std::regex re(R"(\[(\d+), (\d+), (\d+), (\d+), (\d+)\])");
-  const auto at = json.find("\"top_rects\"");
-  if (at == std::string::npos) return false;
-  const std::string list = json.substr(at, json.find("]]", at) + 2 - at);
-  bool found = false;
-  for (std::sregex_iterator it(list.begin(), list.end(), re), end; it != end; ++it) {
-    long v[5];
-    for (int i = 0; i < 5; ++i) v[i] = std::stol((*it)[i + 1].str());
-    if (v[4] < 10) continue;  // not the one full-picture draw of the start
-    if (!found || v[2] * v[3] > out[2] * out[3]) std::copy(v, v + 5, out);
-    found = true;
-  }
-  return found;
-}
-
 ServerOptions video_options() {
   ServerOptions o;
   o.synthetic = "video";
