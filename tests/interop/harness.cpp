@@ -597,6 +597,34 @@ RunResult spice_client(const std::vector<std::string>& args, const fs::path& dir
   return run_with_timeout(spice_client_argv(args), timeout, dir, name);
 }
 
+bool make_certificates(const fs::path& dir, std::string* why) {
+  const std::string d = dir.string();
+  const std::vector<std::vector<std::string>> steps = {
+      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+       "/CN=spiceflow test CA", "-keyout", d + "/ca-key.pem", "-out", d + "/ca-cert.pem"},
+      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+       "/CN=some other CA", "-keyout", d + "/other-key.pem", "-out", d + "/other-ca.pem"},
+      {"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout",
+       d + "/server-key.pem", "-out", d + "/server.csr"},
+      {"openssl", "x509", "-req", "-days", "2", "-in", d + "/server.csr", "-CA",
+       d + "/ca-cert.pem", "-CAkey", d + "/ca-key.pem", "-CAcreateserial", "-extfile",
+       d + "/san.cnf", "-out", d + "/server-cert.pem"},
+  };
+  {
+    std::ofstream san(dir / "san.cnf");
+    san << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
+  }
+  int i = 0;
+  for (const auto& argv : steps) {
+    RunResult r = run_with_timeout(argv, 60s, dir, "openssl" + std::to_string(i++));
+    if (r.exit_code != 0) {
+      *why = "openssl failed: " + r.describe();
+      return false;
+    }
+  }
+  return true;
+}
+
 std::optional<double> json_number(const std::string& json, const std::string& key) {
   const std::string needle = "\"" + key + "\":";
   size_t pos = json.find(needle);

@@ -227,6 +227,12 @@ std::vector<std::string> spice_client_argv(const std::vector<std::string>& args)
 RunResult spice_client(const std::vector<std::string>& args, const fs::path& dir,
                        const std::string& name, std::chrono::milliseconds timeout = 30s);
 
+/// Makes ca-cert.pem, server-cert.pem and server-key.pem (QEMU's x509-dir names) in `dir`,
+/// plus other-ca.pem, a CA that did not sign the server's certificate, with the `openssl`
+/// command (a throw-away CA and a server certificate for 127.0.0.1). False with `why` set
+/// when openssl fails.
+bool make_certificates(const fs::path& dir, std::string* why);
+
 /// A number from a flat JSON line (`"key": 12`); nullopt when absent or not a number.
 std::optional<double> json_number(const std::string& json, const std::string& key);
 /// True when the JSON line has `"key": []`.

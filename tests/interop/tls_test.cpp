@@ -6,43 +6,12 @@
 // command (a throw-away CA and a server certificate for 127.0.0.1) in each test's TempDir.
 #include <spice/protocol.h>
 
-#include <fstream>
 #include <thread>
 
 #include "harness.hpp"
 
 namespace spiceflow::interop {
 namespace {
-
-/// Makes ca-cert.pem, server-cert.pem and server-key.pem (QEMU's x509-dir names) in `dir`,
-/// plus other-ca.pem, a CA that did not sign the server's certificate.
-bool make_certificates(const fs::path& dir, std::string* why) {
-  const std::string d = dir.string();
-  const std::vector<std::vector<std::string>> steps = {
-      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-       "/CN=spiceflow test CA", "-keyout", d + "/ca-key.pem", "-out", d + "/ca-cert.pem"},
-      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-       "/CN=some other CA", "-keyout", d + "/other-key.pem", "-out", d + "/other-ca.pem"},
-      {"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout",
-       d + "/server-key.pem", "-out", d + "/server.csr"},
-      {"openssl", "x509", "-req", "-days", "2", "-in", d + "/server.csr", "-CA",
-       d + "/ca-cert.pem", "-CAkey", d + "/ca-key.pem", "-CAcreateserial", "-extfile",
-       d + "/san.cnf", "-out", d + "/server-cert.pem"},
-  };
-  {
-    std::ofstream san(dir / "san.cnf");
-    san << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
-  }
-  int i = 0;
-  for (const auto& argv : steps) {
-    RunResult r = run_with_timeout(argv, 60s, dir, "openssl" + std::to_string(i++));
-    if (r.exit_code != 0) {
-      *why = "openssl failed: " + r.describe();
-      return false;
-    }
-  }
-  return true;
-}
 
 class Tls : public ::testing::Test {
  protected:

@@ -193,6 +193,43 @@ TEST(Meter, PasswordAndRefusal) {
   EXPECT_TRUE(has(bad.json, "auth error") || has(bad.json, "link error")) << bad.json;
 }
 
+// TLS: the meter trusts the test CA, measures a TLS-only server, and its picture is the
+// server's; a meter that trusts another CA is refused and says so.
+TEST(Meter, TlsOnlyServerWithTrustedCa) {
+  TempDir dir;
+  std::string why;
+  if (!make_certificates(dir.path(), &why)) GTEST_SKIP() << why;
+  const uint16_t tls_port = free_port();
+  Server server(dir);
+  ServerOptions o;
+  o.synthetic = "office";
+  o.dump_frame = true;
+  o.extra = {"--tls-port", std::to_string(tls_port), "--x509-dir", dir.path().string()};
+  SPICEFLOW_START_SERVER(server, o);
+  auto tls_meter = [&](const std::string& ca, const std::string& name) {
+    const fs::path png = dir / (name + ".png");
+    RunResult r = run_with_timeout(
+        {meter_bin(), "--host", "127.0.0.1", "--tls-port", std::to_string(tls_port), "--ca-file",
+         (dir / ca).string(), "--seconds", "1", "--png", png.string()},
+        30s, dir.path(), name);
+    return std::make_pair(r, png);
+  };
+  const auto [ok, png] = tls_meter("ca-cert.pem", "trusted");
+  const std::string json = last_line(ok.out);
+  ASSERT_EQ(ok.exit_code, 0) << ok.describe() << "\nserver log:\n" << server.log_tail();
+  EXPECT_GT(json_number(json, "display").value_or(0), 0) << json;
+  EXPECT_GT(json_number(json, "frames").value_or(0), 0) << json;
+  const auto client = read_png(png);
+  ASSERT_TRUE(client) << "no readable PNG at " << png;
+  const ImageDiff diff = compare_images(client.value(), server.dump());
+  EXPECT_TRUE(diff.same()) << diff.describe();
+
+  const auto [refused, unused] = tls_meter("other-ca.pem", "untrusted");
+  EXPECT_EQ(refused.exit_code, 1) << refused.describe();
+  EXPECT_TRUE(has(last_line(refused.out), "\"primary\": null")) << refused.out;
+  EXPECT_TRUE(has(last_line(refused.out), "tls")) << refused.out;
+}
+
 TEST(Meter, UsageErrors) {
   TempDir dir;
   auto r = run_with_timeout({meter_bin(), "--host", "127.0.0.1", "--seconds", "1"}, 10s,

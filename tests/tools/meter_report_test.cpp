@@ -39,7 +39,7 @@ TEST(MeterJson, FullReport) {
   EXPECT_DOUBLE_EQ(r.fps(), 30);
   EXPECT_EQ(to_json(r),
             "{\"host\": \"127.0.0.1\", \"port\": 5900, \"seconds\": 3, \"fps\": 30, "
-            "\"frames\": 90, \"updates\": 400, "
+            "\"code_fps\": 29.333, \"frames\": 90, \"updates\": 400, "
             "\"bytes\": {\"main\": 300, \"display\": 1024, \"cursor\": 5}, "
             "\"latency_ms\": {\"p50\": 1.5, \"p95\": 4.25, \"p99\": 9, \"max\": 12, "
             "\"samples\": 88}, \"latency_repeats\": 0, \"stream_codec\": \"mjpeg\", "
@@ -57,6 +57,7 @@ TEST(MeterJson, NullsWhenNothingWasSeen) {
   EXPECT_NE(j.find("\"fps\": 0,"), std::string::npos) << j;
   EXPECT_NE(j.find("\"bytes\": {}"), std::string::npos) << j;
   EXPECT_NE(j.find("\"latency_ms\": null"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"code_fps\": null"), std::string::npos) << j;
   EXPECT_NE(j.find("\"stream_codec\": null"), std::string::npos) << j;
   EXPECT_NE(j.find("\"streams\": null"), std::string::npos) << j;
   EXPECT_NE(j.find("\"primary\": null"), std::string::npos) << j;

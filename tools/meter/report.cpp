@@ -82,6 +82,10 @@ std::string to_json(const Report& r) {
   key("port"), o += std::to_string(r.port);
   key("seconds"), o += json_number(r.seconds);
   key("fps"), o += json_number(r.fps());
+  // Distinct source frames seen, by their pixel codes: unlike fps, an update split over two
+  // vsync ticks (a stream frame and the draws around it) counts once.
+  key("code_fps");
+  o += r.latency && r.seconds > 0 ? json_number(double(r.latency->samples) / r.seconds) : "null";
   key("frames"), o += std::to_string(r.frames);
   key("updates"), o += std::to_string(r.updates);
   key("bytes");

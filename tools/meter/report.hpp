@@ -55,7 +55,8 @@ struct Report {
 };
 
 /// The report as one JSON object (no trailing newline). Always has the keys fps, frames,
-/// updates, bytes, latency_ms (object or null), stream_codec (string or null).
+/// updates, bytes, latency_ms (object or null), code_fps (new pixel codes per second, or
+/// null without them), stream_codec (string or null).
 std::string to_json(const Report& r);
 /// `s` as a JSON string literal, quotes included.
 std::string json_string(const std::string& s);
