@@ -157,6 +157,9 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
   engine::DesktopOptions dopts;
   dopts.synthetic = "qxl";
   dopts.source.fps = 30;
+  // No codec before a client asks: spice-gtk takes GLZ here (AUTO_GLZ, the default), which
+  // its display channel encodes per client; others acquire theirs when they connect.
+  dopts.codecs.clear();
   auto source = std::make_unique<QxlSource>([s](const InputEvent& ev) {
     if (s->input) s->input->post(ev);
   });

@@ -32,6 +32,7 @@ struct Pass {
   std::vector<std::shared_ptr<const Tile>> tiles;  // per dirty tile, after encode
   std::vector<CopyBitsOp> copies;                // forwardable moves, in order
   std::vector<bool> moved_only;                  // per dirty tile
+  std::vector<Rect> deltas;                      // per dirty tile: what was painted in it
   bool video_changed = false;                    // regions started or ended
 };
 using PassPtr = std::shared_ptr<Pass>;
@@ -64,6 +65,9 @@ struct Desktop::Pipeline {
   std::unique_ptr<gpu::DamageGrid> painted;  // tiles changed by more than forwarded copies
   static constexpr size_t kMaxPaintedRects = 256;
   std::vector<Rect> painted_rects;  // what this pass painted, while it is few rectangles
+  // Tiles the detector hands back losslessly (a video region went still): repainted in
+  // full on the next pass, never "moved only".
+  std::vector<Rect> refresh;
   Classifier classifier;
   VideoDetector detector;
   std::vector<VideoRegion> video;  // the live regions as last classified
@@ -178,12 +182,37 @@ PassPtr Desktop::Pipeline::render(PassPtr p) {
   painted->clear();
   painted_rects.clear();
   if (p->surface_recreated) painted->mark_all();
-  // Whether pixels a copy would read were painted earlier in this pass: exact while the
-  // pass has painted few rectangles, tile-grained (conservative) beyond that.
+  // painted_rects lists every painted rectangle while it is short; past that (or on a new
+  // surface) only the tile-grained `painted` grid is kept, which is conservative.
+  const auto rects_exact = [&] {
+    return painted_rects.size() < kMaxPaintedRects && !p->surface_recreated;
+  };
+  const auto mark_painted = [&](const Rect& r) {
+    painted->mark(r);
+    if (painted_rects.size() < kMaxPaintedRects) painted_rects.push_back(r);
+  };
+  for (const Rect& r : refresh) mark_painted(r);
+  refresh.clear();
+  // Whether pixels a copy would read were painted earlier in this pass.
   const auto source_painted = [&](const Rect& src) {
-    if (painted_rects.size() >= kMaxPaintedRects || p->surface_recreated) return painted->any_in(src);
+    if (!rects_exact()) return painted->any_in(src);
     return std::any_of(painted_rects.begin(), painted_rects.end(),
                        [&](const Rect& pr) { return !intersect(pr, src).empty(); });
+  };
+  // A forwarded copy whose source was painted earlier in the pass: the client replays it
+  // on its old pixels, so where the source was painted the destination is wrong on the
+  // client until that part's pixels are sent: it counts as painted.
+  const auto carry_paint = [&](const Rect& src, const Rect& dst) {
+    if (!rects_exact()) {
+      mark_painted(dst);
+      return;
+    }
+    const int32_t dx = dst.x - src.x, dy = dst.y - src.y;
+    const size_t n = painted_rects.size();
+    for (size_t i = 0; i < n; ++i) {
+      const Rect from = intersect(painted_rects[i], src);
+      if (!from.empty()) mark_painted(from.translated(dx, dy));
+    }
   };
   // The whole batch at once: a device backend records it and submits it once.
   auto results = raster->apply_batch(p->batch.commands);
@@ -201,23 +230,37 @@ PassPtr Desktop::Pipeline::render(PassPtr p) {
     if (copy && cmd.clip_rects.empty()) {
       const Point src{copy->src.x + (r->x - copy->dst.x), copy->src.y + (r->y - copy->dst.y)};
       const Rect src_rect{src.x, src.y, r->width, r->height};
-      if (Rect::from_size(size).contains(src_rect) && !source_painted(src_rect)) {
+      if (Rect::from_size(size).contains(src_rect)) {
         p->copies.push_back(CopyBitsOp{*r, src});
+        if (source_painted(src_rect)) carry_paint(src_rect, *r);
         continue;
       }
     }
-    painted->mark(*r);
-    if (painted_rects.size() < kMaxPaintedRects) painted_rects.push_back(*r);
+    mark_painted(*r);
   }
   for (const auto& d : p->batch.destroys) {
     if (d.surface_id != 0) raster->destroy_surface(d.surface_id);
   }
   p->dirty = damage->take_indices();
   p->moved_only.reserve(p->dirty.size());
-  for (int32_t i : p->dirty) p->moved_only.push_back(!painted->is_marked(i));
+  p->deltas.reserve(p->dirty.size());
   std::vector<Rect> dirty_rects;
   dirty_rects.reserve(p->dirty.size());
-  for (int32_t i : p->dirty) dirty_rects.push_back(damage->tile_rect(i));
+  const bool exact = rects_exact();
+  for (int32_t i : p->dirty) {
+    const Rect tile = damage->tile_rect(i);
+    const bool moved_only = !painted->is_marked(i);
+    Rect delta;
+    if (!moved_only && exact) {
+      for (const Rect& pr : painted_rects) {
+        delta = bounding_union(delta, intersect(pr, tile));
+      }
+    }
+    if (!moved_only && delta.empty()) delta = tile;
+    p->moved_only.push_back(moved_only);
+    p->deltas.push_back(delta);
+    dirty_rects.push_back(tile);
+  }
   // Only the dirty tiles are read (a device backend copies back just those).
   const ImageView surface = raster->view(0, dirty_rects);
   p->pixels.reserve(p->dirty.size());
@@ -302,7 +345,10 @@ void Desktop::Pipeline::detect_video(Pass& p) {
   if (!p.surface_recreated && painted_rects.size() < kMaxPaintedRects) {
     painted_known = painted_rects;
   }
-  for (const Rect& r : detector.update(changes, painted_known)) damage->mark(r);
+  for (const Rect& r : detector.update(changes, painted_known)) {
+    damage->mark(r);
+    refresh.push_back(r);
+  }
 
   std::vector<VideoRegion> next;
   next.reserve(detector.regions().size());
@@ -371,25 +417,40 @@ PassPtr Desktop::Pipeline::encode(PassPtr p) {
     tile->rect = damage->tile_rect(p->dirty[k]);
     tile->version = next_version;
     tile->moved_only = p->moved_only[k];
+    tile->delta = p->deltas[k];
+    const auto& before = tiles[size_t(p->dirty[k])];
+    tile->base_version = before ? before->version : 0;
+    tile->copied_into = std::any_of(p->copies.begin(), p->copies.end(), [&](const CopyBitsOp& c) {
+      return !intersect(c.dst, tile->rect).empty();
+    });
     tile->pixels = p->pixels[k];
     tiles_out[k] = std::move(tile);
   }
   // Every (tile, codec) pair is independent: encode them all in parallel on the TBB
   // workers. Each task writes its own slot of its tile, so no locking is needed.
-  // Tiles inside a live video region are not encoded: streaming clients skip them.
+  // Tiles inside a live video region are not encoded: streaming clients skip them. Nor
+  // are tiles that only moved: clients in sync replay the move, and one that fell behind
+  // encodes the few it needs itself (a scroll moves the whole screen every frame).
   std::vector<size_t> lossless;
   lossless.reserve(p->dirty.size());
   for (size_t k = 0; k < p->dirty.size(); ++k) {
-    if (p->classes[k] != TileClass::video) lossless.push_back(k);
+    if (p->classes[k] != TileClass::video && !p->moved_only[k]) lossless.push_back(k);
   }
+  // Each job is (tile, codec, whole tile or its delta); deltas only where smaller.
   const size_t n_codecs = codecs.size();
-  tbb::parallel_for(size_t(0), lossless.size() * n_codecs, [&](size_t job) {
-    const size_t k = lossless[job / n_codecs];
-    const encode::ImageCodec codec = codecs[job % n_codecs];
-    auto res = encoders[size_t(codec)]->encode(p->pixels[k]->view());
+  tbb::parallel_for(size_t(0), lossless.size() * n_codecs * 2, [&](size_t job) {
+    const bool delta = job % 2 == 1;
+    const size_t k = lossless[job / 2 / n_codecs];
+    const encode::ImageCodec codec = codecs[job / 2 % n_codecs];
+    Tile& tile = *tiles_out[k];
+    if (delta && !tile.has_delta()) return;
+    const ImageView whole = p->pixels[k]->view();
+    const ImageView pixels =
+        delta ? whole.sub(tile.delta.translated(-tile.rect.x, -tile.rect.y)) : whole;
+    auto res = encoders[size_t(codec)]->encode(pixels);
     if (auto* enc = std::get_if<encode::EncodedImage>(&res)) {
-      tiles_out[k]->encoded[size_t(codec)] =
-          std::make_shared<encode::EncodedImage>(std::move(*enc));
+      auto& slot = delta ? tile.delta_encoded[size_t(codec)] : tile.encoded[size_t(codec)];
+      slot = std::make_shared<encode::EncodedImage>(std::move(*enc));
     }
   });
   for (size_t k = 0; k < p->dirty.size(); ++k) {

@@ -98,9 +98,10 @@ class DisplayChannel final : public ChannelClient {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count();
     log::info(
         "{}: display: {} frame updates in {:.1f} s ({:.1f} fps), {} draws ({}, {} sent "
-        "raw instead), {} copy-bits, {} bytes sent",
+        "raw instead), {} of them painted parts of tiles, {} copy-bits, {} bytes sent",
         name(), frames_sent_, secs, secs > 0 ? double(frames_sent_) / secs : 0.0, draws_sent_,
-        encode::to_string(codec_), fallbacks_, copy_bits_sent_, peer_->bytes_sent());
+        encode::to_string(codec_), fallbacks_, deltas_sent_, copy_bits_sent_,
+        peer_->bytes_sent());
     log::info("{}: display: {} stream frames in {} streams, {} stream bytes", name(),
               stream_frames_sent_, streams_created_, stream_bytes_);
     if (glz_) {
@@ -262,17 +263,32 @@ class DisplayChannel final : public ChannelClient {
     ++draws_sent_;
   }
 
-  // Sends `pixels` in the client's codec, else raw. `tile`: the tile they are, if one
-  // (GLZ hints). Returns the GLZ image id when it went as GLZ.
+  // Which tile some pixels are, where in it they start, and whether they are all of it
+  // (a delta is a part).
+  struct TilePart {
+    size_t index = 0;
+    Point offset;
+    bool whole = true;
+  };
+
+  // Sends `pixels` in the client's codec, else raw. `tile`: the tile (part) they are, if
+  // one (GLZ hints). Returns the GLZ image id when it went as GLZ.
   std::optional<uint64_t> encode_and_send(const Rect& box, const ImageView& pixels,
-                                          std::optional<size_t> tile = std::nullopt) {
+                                          std::optional<TilePart> tile = std::nullopt) {
     if (codec_ == encode::ImageCodec::glz) {
       assert(glz_ && "GLZ images before DISPLAY_INIT");
-      const bool hinted = tile && *tile < glz_hints_.size();
+      std::optional<encode::GlzHint> hint;
+      if (tile && tile->index < glz_hints_.size() && glz_hints_[tile->index]) {
+        hint = *glz_hints_[tile->index];
+        hint->dx += tile->offset.x;
+        hint->dy += tile->offset.y;
+      }
+      const bool whole_tile = tile && tile->whole && tile->index < glz_hints_.size();
       uint64_t id = 0;
-      auto res = glz_->encode(pixels, hinted ? glz_hints_[*tile] : std::nullopt, &id);
+      auto res = glz_->encode(pixels, hint, &id);
       if (auto* e = std::get_if<encode::EncodedImage>(&res)) {
-        if (hinted) glz_hints_[*tile] = encode::GlzHint{id, 0, 0};
+        // The next picture of the tile most resembles this one, when it is all of it.
+        if (whole_tile) glz_hints_[tile->index] = encode::GlzHint{id, 0, 0};
         if (e->codec == encode::ImageCodec::zlib_glz) ++zlib_glz_sent_;
         send_image(box, *e);
         return id;
@@ -385,11 +401,19 @@ class DisplayChannel final : public ChannelClient {
         complete = false;
         break;
       }
-      if (const auto& enc = tile.encoding(codec_)) {
-        send_image(tile.rect, *enc);
+      // A client holding the tile's previous version (and this version's moves, where
+      // they reach the tile) needs only the painted part.
+      const bool delta = tile.has_delta() && tile.base_version != 0 &&
+                         tile_versions_[i] == tile.base_version &&
+                         (!tile.copied_into || copies_sent_version_ == tile.version);
+      const Rect box = delta ? tile.delta : tile.rect;
+      if (const auto& enc = delta ? tile.delta_encoding(codec_) : tile.encoding(codec_)) {
+        send_image(box, *enc);
       } else {
-        encode_and_send(tile.rect, tile.pixels->view(), i);
+        encode_and_send(box, tile.pixels->view().sub(box.translated(-tile.rect.x, -tile.rect.y)),
+                        TilePart{i, {box.x - tile.rect.x, box.y - tile.rect.y}, !delta});
       }
+      if (delta) ++deltas_sent_;
       tile_versions_[i] = tile.version;
     }
     if (complete) synced_version_ = frame->version;
@@ -599,6 +623,7 @@ class DisplayChannel final : public ChannelClient {
   uint64_t frames_sent_ = 0;
   uint64_t draws_sent_ = 0;
   uint64_t copy_bits_sent_ = 0;
+  uint64_t deltas_sent_ = 0;  // draws that were a tile's painted part (Tile::delta)
   std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
   std::vector<encode::VideoCodec> video_codecs_;  // what the client decodes, from its caps
   std::vector<encode::VideoCodec> preferred_video_;  // PREFERRED_VIDEO_CODEC_TYPE, if sent

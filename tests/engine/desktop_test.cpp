@@ -168,6 +168,58 @@ TEST(Desktop, ScrollsArePublishedAsCopiesWithMovedTiles) {
     for (int x = 0; x < 320; ++x) ASSERT_EQ(replay.pixel(x, y), now.pixel(x, y)) << x << "," << y;
 }
 
+// What a client in sync receives, for every scene: the frame's copies replayed in order on
+// its picture of the previous version, then per changed tile either nothing (moved only),
+// its painted part (when the client holds the tile's base version) or the whole tile.
+// That must give the new picture exactly, and scrolls and drags must use painted parts.
+TEST(Desktop, CopiesThenPaintedPartsRebuildEveryFrame) {
+  for (const std::string scene : {"office", "scroll-text", "window-drag", "video", "game", "mixed"}) {
+    SCOPED_TRACE(scene);
+    auto d = make(scene, false);
+    run_ticks(*d, 1);
+    auto prev = d->latest();
+    ASSERT_TRUE(prev);
+    Image client = prev->assemble();
+    size_t deltas = 0, replayed = 0;
+    for (int i = 0; i < 90; ++i) {
+      run_ticks(*d, 1);
+      const auto f = d->latest();
+      if (f->version == prev->version) continue;
+      ASSERT_EQ(f->version, prev->version + 1);
+      ASSERT_EQ(f->tiles.size(), prev->tiles.size());
+      for (const auto& c : f->copies) {
+        const Image src =
+            Image::copy_of(client.view(), Rect{c.src.x, c.src.y, c.dst.width, c.dst.height});
+        for (int y = 0; y < c.dst.height; ++y) {
+          std::memcpy(client.row(c.dst.y + y) + c.dst.x, src.row(y), size_t(c.dst.width) * 4);
+        }
+      }
+      for (size_t k = 0; k < f->tiles.size(); ++k) {
+        const Tile& t = *f->tiles[k];
+        if (t.version != f->version || t.moved_only) continue;
+        const bool delta = t.has_delta() && t.base_version == prev->tiles[k]->version;
+        const Rect box = delta ? t.delta : t.rect;
+        ASSERT_TRUE(t.rect.contains(box));
+        deltas += delta;
+        const ImageView part = t.pixels->view().sub(box.translated(-t.rect.x, -t.rect.y));
+        for (int y = 0; y < box.height; ++y) {
+          std::memcpy(client.row(box.y + y) + box.x, part.row(y), size_t(box.width) * 4);
+        }
+      }
+      const Image now = f->assemble();
+      ASSERT_EQ(std::memcmp(client.data(), now.data(), now.byte_size()), 0)
+          << "version " << f->version;
+      ++replayed;
+      prev = f;
+    }
+    EXPECT_GT(replayed, 0u);
+    if (scene == "scroll-text" || scene == "window-drag") {
+      EXPECT_GT(replayed, 10u);
+      EXPECT_GT(deltas, 0u);
+    }
+  }
+}
+
 TEST(Desktop, StopAfterHoldsThePicture) {
   DesktopOptions o;
   o.synthetic = "game";

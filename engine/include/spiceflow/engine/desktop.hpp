@@ -34,6 +34,15 @@ struct Tile {
   /// True when every change to this tile in `version` came from the frame's `copies`: a
   /// client that holds version - 1 gets the tile by replaying them, not by its pixels.
   bool moved_only = false;
+  /// The version of the tile this one replaced (0: none, e.g. a new surface).
+  uint64_t base_version = 0;
+  /// True when one of the frame's `copies` (of `version`) writes into this tile.
+  bool copied_into = false;
+  /// The part of `rect` that `version` painted, as a bounding box (empty when moved_only;
+  /// the whole rect when the pass painted too many rectangles to follow). A client that
+  /// holds `base_version` of this tile, and replayed this version's copies when
+  /// `copied_into`, needs only these pixels: a new text line, not its whole tile row.
+  Rect delta;
   std::shared_ptr<const Image> pixels;
   /// One encoding per codec (indexed by ImageCodec): made by the encode stage for the
   /// codecs in use when the tile changed (see Desktop::acquire_codec); null for the others
@@ -42,9 +51,17 @@ struct Tile {
   /// The same object as encoding(lz4) (kept for callers that predate the other codecs).
   std::shared_ptr<const encode::EncodedImage> lz4;
 
+  /// Encodings of `delta` alone, like `encoded`; made only when delta is smaller than rect.
+  std::array<std::shared_ptr<const encode::EncodedImage>, encode::kImageCodecCount> delta_encoded;
+
   const std::shared_ptr<const encode::EncodedImage>& encoding(encode::ImageCodec c) const {
     return encoded[size_t(c)];
   }
+  const std::shared_ptr<const encode::EncodedImage>& delta_encoding(encode::ImageCodec c) const {
+    return delta_encoded[size_t(c)];
+  }
+  /// Whether a delta smaller than the tile exists (see `delta`).
+  bool has_delta() const { return !moved_only && !delta.empty() && delta != rect; }
 };
 
 /// Whether the classify stage looks for video regions (`--streaming-video`, the
@@ -74,8 +91,10 @@ struct Frame {
   int32_t tile_size = 0;
   std::vector<std::shared_ptr<const Tile>> tiles;  ///< row-major
   /// Pixel moves inside the primary surface (scrolls, window drags) that turn version - 1
-  /// into this version, in order, before any tile pixels: SPICE's COPY_BITS. Only copies
-  /// whose source was unchanged so far in the pass are listed; others are plain damage.
+  /// into this version, in order, before any tile pixels: SPICE's COPY_BITS. A client
+  /// replays them on its picture of version - 1; where a move's source had been painted
+  /// earlier in the pass, the moved area counts as painted (its tiles are not moved_only,
+  /// their delta covers it), so the client gets those pixels after the moves.
   std::vector<CopyBitsOp> copies;
   /// The live video regions (empty with StreamingVideo::off), ordered by id.
   std::vector<VideoRegion> video;
