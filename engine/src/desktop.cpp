@@ -93,6 +93,7 @@ struct Desktop::Pipeline {
   uint64_t next_sub = 1;                                                 // guarded by sub_mu
 
   std::atomic<bool> in_flight{false};
+  std::atomic<bool> kicked{false};  // a kick() arrived while a pass was in flight
   std::mutex idle_mu;
   std::condition_variable idle_cv;
 
@@ -519,6 +520,7 @@ void Desktop::Pipeline::finish_pass() {
     in_flight = false;
   }
   idle_cv.notify_all();
+  if (kicked.exchange(false)) owner.kick();
 }
 
 Desktop::Desktop(int index, DesktopOptions opts)
@@ -612,6 +614,15 @@ bool Desktop::tick() {
   }
   pipeline_->ingest_node->try_put(std::make_shared<Pass>());
   return true;
+}
+
+void Desktop::kick() {
+  // Set first, so a pass finishing between the two steps still sees it.
+  pipeline_->kicked = true;
+  bool expected = false;
+  if (!pipeline_->in_flight.compare_exchange_strong(expected, true)) return;
+  pipeline_->kicked = false;
+  pipeline_->ingest_node->try_put(std::make_shared<Pass>());
 }
 
 void Desktop::wait_idle() {

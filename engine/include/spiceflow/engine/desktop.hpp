@@ -178,6 +178,10 @@ class Desktop {
   /// Runs one pipeline pass (called by the Engine's scheduler). Returns false when the
   /// previous pass is still in flight (the tick is skipped: frames drop, queues do not grow).
   bool tick();
+  /// Runs a pass now because the source has new commands (e.g. the drop-in's QXL worker
+  /// queued a batch): at once when none is in flight, else right after the current one,
+  /// instead of at the next scheduler tick (up to 1/fps later). Thread-safe.
+  void kick();
   /// Waits until no pass is in flight.
   void wait_idle();
 
