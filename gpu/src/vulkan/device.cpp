@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include "spiceflow/core/log.hpp"
@@ -98,7 +99,28 @@ Status probe_loader(const RasterOptions& options) {
   return Status::success();
 }
 
+namespace {
+// Whether the machine has a device node a hardware Vulkan driver could drive. Without one
+// only a software device (lavapipe) can exist, which "auto" declines anyway; creating an
+// instance just to see that maps every driver and LLVM (~50 MB of resident memory).
+bool has_gpu_device_node() {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/dev/dri", ec)) {
+    if (e.path().filename().string().starts_with("renderD")) return true;
+  }
+  for (const char* node : {"/dev/nvidia0", "/dev/dxg"}) {
+    if (std::filesystem::exists(node, ec)) return true;
+  }
+  return false;
+}
+}  // namespace
+
 Result<std::unique_ptr<Device>> Device::create(const RasterOptions& options, bool automatic) {
+  if (automatic && !options.vulkan_get_instance_proc_addr && !has_gpu_device_node()) {
+    return make_error("no GPU device node (/dev/dri/renderD*, /dev/nvidia0, /dev/dxg): only a "
+                      "software Vulkan device could be here, slower than the CPU backend "
+                      "(--raster vulkan takes it)");
+  }
   std::unique_ptr<Device> d(new Device());
   if (auto st = d->init(options, automatic); !st) return st.error();
   return d;
