@@ -10,8 +10,12 @@ Image::Image(int32_t width, int32_t height)
     : width_(width), height_(height), stride_(width * 4),
       pixels_(size_t(width) * size_t(height) * 4, 0) {}
 
+Image::Image(int32_t width, int32_t height, Uninitialized)
+    : width_(width), height_(height), stride_(width * 4),
+      pixels_(size_t(width) * size_t(height) * 4) {}
+
 Image Image::copy_of(const ImageView& src, const Rect& r) {
-  Image out(r.width, r.height);
+  Image out(r.width, r.height, Uninitialized{});
   for (int32_t y = 0; y < r.height; ++y) {
     std::memcpy(out.row(y), src.row(r.y + y) + r.x, size_t(r.width) * 4);
   }

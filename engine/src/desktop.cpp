@@ -39,7 +39,8 @@ using PassPtr = std::shared_ptr<Pass>;
 }  // namespace
 
 Image Frame::assemble() const {
-  Image out(size.width, size.height);
+  // The tiles cover the surface exactly: every pixel is written.
+  Image out = Image::uninitialized(size.width, size.height);
   for (const auto& t : tiles) {
     for (int32_t y = 0; y < t->rect.height; ++y) {
       std::memcpy(out.row(t->rect.y + y) + t->rect.x, t->pixels->row(y),

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "spiceflow/core/geometry.hpp"
@@ -35,6 +36,25 @@ struct ImageView {
   }
 };
 
+/// An allocator whose value-initialisation leaves bytes uninitialised: an Image that is
+/// about to be overwritten whole (copy_of) skips the zero fill.
+template <class T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  using std::allocator<T>::allocator;
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
 class Image {
  public:
   Image() = default;
@@ -57,12 +77,20 @@ class Image {
 
   /// A packed copy of `r` of `src` (r must lie inside src).
   static Image copy_of(const ImageView& src, const Rect& r);
+  /// An image whose pixels are undefined, for a caller that writes every one of them
+  /// (saves the zero fill of a large picture).
+  static Image uninitialized(int32_t width, int32_t height) {
+    return Image(width, height, Uninitialized{});
+  }
 
  private:
   int32_t width_ = 0;
   int32_t height_ = 0;
   int32_t stride_ = 0;
-  std::vector<uint8_t> pixels_;
+  struct Uninitialized {};
+  Image(int32_t width, int32_t height, Uninitialized);
+
+  std::vector<uint8_t, DefaultInitAllocator<uint8_t>> pixels_;
 };
 
 /// Writes `img` as a binary PPM (P6, 8-bit RGB). Returns an error naming the path on failure.
