@@ -9,6 +9,10 @@
 
 namespace spiceflow::encode {
 
+VideoEncodeResult VideoEncoder::encode(const YuvImage&) {
+  return Unsupported{std::string(name()) + " takes xRGB pictures only"};
+}
+
 std::string_view to_string(VideoCodec c) {
   switch (c) {
     case VideoCodec::mjpeg:

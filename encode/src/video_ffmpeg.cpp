@@ -1,28 +1,29 @@
 // FFmpeg video encoders (see video_ffmpeg.hpp). One FfmpegEncoder per stream: an
 // AVCodecContext set up for real-time desktop video (no B-frames, no look-ahead, one packet
-// out per frame in), one swscale pass per frame from our xRGB (memory order B,G,R,X, i.e.
-// AV_PIX_FMT_BGR0) to 4:2:0 YUV with BT.709 limited-range coefficients, and key frames on
-// the first frame and on request.
+// out per frame in), fed 4:2:0 pictures in BT.709 limited range (core/yuv.hpp): YUV420P, or
+// NV12 for VAAPI, converted by the raster backend (on the device where there is one) and
+// only copied into the codec's frame here; an xRGB picture is converted once with the same
+// formula (convert_to_yuv). Key frames on the first frame and on request.
 //
 // What goes on the wire is what spice-gtk's GStreamer decoders expect after data_size:
 // H.264/H.265 as an Annex-B byte stream (start codes; SPS/PPS repeated before every IDR
 // because no global header is requested), VP8/VP9 as raw frames (no IVF container).
 //
 // Hardware backends open their device in the probe and again per encoder: NVENC through a
-// CUDA device context (h264_nvenc/hevc_nvenc take our YUV420P frames directly), VAAPI
+// CUDA device context (h264_nvenc/hevc_nvenc take our I420 frames directly), VAAPI
 // through a VAAPI device with a pool of NV12 surfaces that each frame is uploaded into.
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavutil/hwcontext.h>
 #include <libavutil/log.h>
 #include <libavutil/opt.h>
-#include <libswscale/swscale.h>
 }
 
 #include "video_ffmpeg.hpp"
 
 #include <algorithm>
 #include <cstdarg>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -59,14 +60,17 @@ struct PacketFree {
 struct BufferUnref {
   void operator()(AVBufferRef* b) const { av_buffer_unref(&b); }
 };
-struct SwsFree {
-  void operator()(SwsContext* s) const { sws_freeContext(s); }
-};
 using CodecContextPtr = std::unique_ptr<AVCodecContext, CodecContextFree>;
 using FramePtr = std::unique_ptr<AVFrame, FrameFree>;
 using PacketPtr = std::unique_ptr<AVPacket, PacketFree>;
 using BufferPtr = std::unique_ptr<AVBufferRef, BufferUnref>;
-using SwsPtr = std::unique_ptr<SwsContext, SwsFree>;
+
+// Copies `rows` rows of `bytes` bytes between planes of different strides.
+void copy_plane(const uint8_t* src, int32_t src_stride, uint8_t* dst, int dst_stride, int32_t bytes, int32_t rows) {
+  for (int32_t y = 0; y < rows; ++y) {
+    std::memcpy(dst + ptrdiff_t(y) * dst_stride, src + ptrdiff_t(y) * src_stride, size_t(bytes));
+  }
+}
 
 // libav's own messages (e.g. "Cannot load libcuda.so.1" while probing NVENC) go to our
 // log at debug level: the probe reports the outcome once, in one line.
@@ -215,14 +219,7 @@ class FfmpegEncoder final : public VideoEncoder {
     f->color_range = AVCOL_RANGE_MPEG;
     f->colorspace = AVCOL_SPC_BT709;
     if (av_frame_get_buffer(f, 0) < 0) return fail("out of memory");
-    // The one conversion per frame: BGR0 (our memory order) to 4:2:0, BT.709 limited.
-    e->sws_.reset(sws_getContext(cfg.size.width, cfg.size.height, AV_PIX_FMT_BGR0,
-                                 cfg.size.width, cfg.size.height, sw_format, SWS_BILINEAR,
-                                 nullptr, nullptr, nullptr));
-    if (!e->sws_) return fail("swscale has no BGR0 to 4:2:0 conversion");
-    const int* bt709 = sws_getCoefficients(SWS_CS_ITU709);
-    sws_setColorspaceDetails(e->sws_.get(), bt709, /*src full range*/ 1, bt709,
-                             /*dst limited range*/ 0, 0, 1 << 16, 1 << 16);
+    e->input_ = sw_format == AV_PIX_FMT_NV12 ? YuvFormat::nv12 : YuvFormat::i420;
     return e;
   }
 
@@ -230,16 +227,33 @@ class FfmpegEncoder final : public VideoEncoder {
   std::string_view name() const override { return spec_.name; }
   void request_keyframe() override { keyframe_ = true; }
 
+  std::optional<YuvFormat> yuv_input() const override { return input_; }
+
   VideoEncodeResult encode(const ImageView& frame) override {
     if (frame.width != size_.width || frame.height != size_.height) {
       return Unsupported{"frame size differs from the stream's"};
     }
+    return encode(convert_to_yuv(frame, input_));
+  }
+
+  VideoEncodeResult encode(const YuvImage& frame) override {
+    if (frame.width != size_.width || frame.height != size_.height) {
+      return Unsupported{"frame size differs from the stream's"};
+    }
+    if (frame.format != input_) return Unsupported{"picture format differs from the encoder's"};
     AVFrame* yuv = yuv_.get();
     // The encoder may still hold a reference to the previous picture's buffers.
     if (av_frame_make_writable(yuv) < 0) return Unsupported{"out of memory"};
-    const uint8_t* src[1] = {frame.data};
-    const int src_stride[1] = {frame.stride};
-    sws_scale(sws_.get(), src, src_stride, 0, frame.height, yuv->data, yuv->linesize);
+    copy_plane(frame.y(), frame.y_stride(), yuv->data[0], yuv->linesize[0], frame.width, frame.height);
+    if (input_ == YuvFormat::nv12) {
+      copy_plane(frame.u(), frame.uv_stride(), yuv->data[1], yuv->linesize[1], 2 * frame.chroma_width(),
+                 frame.chroma_height());
+    } else {
+      copy_plane(frame.u(), frame.uv_stride(), yuv->data[1], yuv->linesize[1], frame.chroma_width(),
+                 frame.chroma_height());
+      copy_plane(frame.v(), frame.uv_stride(), yuv->data[2], yuv->linesize[2], frame.chroma_width(),
+                 frame.chroma_height());
+    }
 
     AVFrame* in = yuv;
     FramePtr hw;
@@ -280,9 +294,9 @@ class FfmpegEncoder final : public VideoEncoder {
   const Size size_;
   BufferPtr device_;  // hardware backends: the device the context encodes on
   CodecContextPtr ctx_;
-  FramePtr yuv_;      // the converted picture (YUV420P, or NV12 to upload for VAAPI)
+  FramePtr yuv_;      // the picture handed to the codec (YUV420P, or NV12 to upload for VAAPI)
   PacketPtr pkt_;
-  SwsPtr sws_;
+  YuvFormat input_ = YuvFormat::i420;  // yuv_'s layout
   int64_t pts_ = 0;
   bool keyframe_ = true;  // the first frame is one
 };

@@ -34,6 +34,8 @@ struct Pass {
   std::vector<bool> moved_only;                  // per dirty tile
   std::vector<Rect> deltas;                      // per dirty tile: what was painted in it
   bool video_changed = false;                    // regions started or ended
+  // The raster backend's per-tile hashes after this pass (video detection only).
+  std::optional<gpu::TileHashes> hashes;
 };
 using PassPtr = std::shared_ptr<Pass>;
 }  // namespace
@@ -99,6 +101,8 @@ struct Desktop::Pipeline {
   std::condition_variable idle_cv;
 
   std::atomic<uint64_t> frames{0}, skipped{0}, tiles_encoded{0}, video_regions{0};
+  // Bit (1 << YuvFormat) set: publish video regions in that format (request_video_input).
+  std::atomic<uint32_t> video_inputs{0};
 
   tbb::flow::graph graph;
   std::unique_ptr<tbb::flow::function_node<PassPtr, PassPtr>> ingest_node, render_node,
@@ -113,6 +117,7 @@ struct Desktop::Pipeline {
   void publish(const PassPtr& p);
   void apply_cursor(const CursorCommand& c);
   void detect_video(Pass& p);
+  void convert_video(VideoRegion& v);
   void finish_pass();
 };
 
@@ -218,6 +223,7 @@ PassPtr Desktop::Pipeline::render(PassPtr p) {
   };
   // The whole batch at once: a device backend records it and submits it once.
   auto results = raster->apply_batch(p->batch.commands);
+  std::vector<Rect> batch_damage;  // on the primary surface, for the tile hashes
   for (size_t ci = 0; ci < p->batch.commands.size(); ++ci) {
     const DrawCommand& cmd = p->batch.commands[ci];
     const Result<Rect>& r = results[ci];
@@ -228,6 +234,7 @@ PassPtr Desktop::Pipeline::render(PassPtr p) {
     }
     if (cmd.surface_id != 0 || r->empty()) continue;
     damage->mark(*r);
+    batch_damage.push_back(*r);
     const auto* copy = std::get_if<CopyBitsOp>(&cmd.op);
     if (copy && cmd.clip_rects.empty()) {
       const Point src{copy->src.x + (r->x - copy->dst.x), copy->src.y + (r->y - copy->dst.y)};
@@ -242,6 +249,14 @@ PassPtr Desktop::Pipeline::render(PassPtr p) {
   }
   for (const auto& d : p->batch.destroys) {
     if (d.surface_id != 0) raster->destroy_surface(d.surface_id);
+  }
+  // The video detector's input: which tiles' content changed (hashed by the backend, on
+  // the device where there is one).
+  if (detector.mode() != StreamingVideo::off) {
+    if (p->surface_recreated) batch_damage.assign(1, Rect::from_size(size));
+    auto h = raster->update_tile_hashes(0, batch_damage);
+    // A new surface's tiles are all new (the detector starts over on it anyway).
+    if (h && !p->surface_recreated) p->hashes = std::move(*h);
   }
   p->dirty = damage->take_indices();
   p->moved_only.reserve(p->dirty.size());
@@ -311,6 +326,17 @@ double changed_fraction(const ImageView& a, const ImageView& b) {
   }
   return double(differ) / (double(a.width) * double(a.height));
 }
+
+// Whether any hash tile meeting `r` changed in the newest update.
+bool hashes_changed(const gpu::TileHashes& h, const Rect& r) {
+  const int32_t t = gpu::TileHashes::kHashTile;
+  for (int32_t ty = r.y / t; ty <= (r.bottom() - 1) / t && ty < h.rows; ++ty) {
+    for (int32_t tx = r.x / t; tx <= (r.right() - 1) / t && tx < h.columns; ++tx) {
+      if (h.history[size_t(ty) * size_t(h.columns) + size_t(tx)] & 1) return true;
+    }
+  }
+  return false;
+}
 }  // namespace
 
 // Feeds the pass's painted tiles to the detector, publishes the live regions' pictures and
@@ -335,8 +361,11 @@ void Desktop::Pipeline::detect_video(Pass& p) {
       return !intersect(c.dst, tile_rect).empty();
     });
     const auto& before = tiles[size_t(p.dirty[k])];
+    // The tile hashes say whether the content changed at all; only a changed tile is
+    // compared pixel by pixel for how much of it changed.
+    const bool same = p.hashes && !hashes_changed(*p.hashes, tile_rect);
     const double coverage =
-        scrolled ? 0.0
+        scrolled || same ? 0.0
                  : before ? changed_fraction(before->pixels->view(), p.pixels[k]->view()) : 1.0;
     changes.push_back({p.dirty[k], coverage});
   }
@@ -366,6 +395,7 @@ void Desktop::Pipeline::detect_video(Pass& p) {
     v.rect = r.rect;
     v.version = version + 1;  // the version this pass publishes (it has dirty tiles)
     v.pixels = std::make_shared<Image>(Image::copy_of(raster->view(0, std::span<const Rect>(&r.rect, 1)), r.rect));
+    convert_video(v);
     next.push_back(std::move(v));
     if (old == video.end()) {
       ++video_regions;
@@ -398,6 +428,25 @@ std::vector<encode::ImageCodec> Desktop::codecs_in_use() const {
     if (configured || pipeline_->codec_refs[c].load() > 0) out.push_back(codec);
   }
   return out;
+}
+
+// The region's picture in the YUV formats that stream encoders asked for, converted by the
+// raster backend (a device backend converts on the device and reads back only YUV bytes).
+void Desktop::Pipeline::convert_video(VideoRegion& v) {
+  const uint32_t wanted = video_inputs.load(std::memory_order_relaxed);
+  for (YuvFormat f : {YuvFormat::i420, YuvFormat::nv12}) {
+    if (!(wanted & (1u << uint32_t(f)))) continue;
+    auto yuv = raster->convert(0, v.rect, f);
+    if (!yuv) {
+      log::warn("desktop {}: video region {}: {}", owner.index(), v.id, yuv.error().message);
+      continue;
+    }
+    (f == YuvFormat::i420 ? v.i420 : v.nv12) = std::make_shared<const YuvImage>(std::move(*yuv));
+  }
+}
+
+void Desktop::request_video_input(YuvFormat format) {
+  pipeline_->video_inputs.fetch_or(1u << uint32_t(format), std::memory_order_relaxed);
 }
 
 void Desktop::acquire_codec(encode::ImageCodec codec) { ++pipeline_->codec_refs[size_t(codec)]; }

@@ -20,6 +20,14 @@ std::vector<Result<Rect>> RasterBackend::apply_batch(std::span<const DrawCommand
 
 ImageView RasterBackend::view(uint32_t id, std::span<const Rect>) const { return view(id); }
 
+Result<YuvImage> RasterBackend::convert(uint32_t id, const Rect& region, YuvFormat format) {
+  const ImageView pixels = view(id, std::span<const Rect>(&region, 1));
+  if (!pixels.data) return make_error("convert: no surface " + std::to_string(id));
+  const Rect r = intersect(region, Rect::from_size(pixels.size()));
+  if (r.empty()) return make_error("convert: empty region");
+  return convert_to_yuv(pixels.sub(r), format);
+}
+
 namespace {
 
 // One registered backend. probe() says whether it can run here at all (and why not);

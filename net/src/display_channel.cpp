@@ -475,7 +475,11 @@ class DisplayChannel final : public ChannelClient {
       if (!v || v->version <= s.sent_version || !v->pixels) continue;
       if (!can_send()) break;  // the next pump sends the then-newest picture
       s.sent_version = v->version;
-      auto res = s.encoder->encode(v->pixels->view());
+      // The engine's conversion of the picture (made by the raster backend) when the
+      // encoder codes from YUV and it is there: no second conversion here.
+      const auto input = s.encoder->yuv_input();
+      const YuvImage* yuv = input ? v->yuv(*input) : nullptr;
+      auto res = yuv ? s.encoder->encode(*yuv) : s.encoder->encode(v->pixels->view());
       if (auto* f = std::get_if<encode::EncodedFrame>(&res)) {
         msg::Bytes body;
         const uint32_t mm = ctx_.mm_time() + kPlayoutLeadMs;
@@ -512,6 +516,7 @@ class DisplayChannel final : public ChannelClient {
       declined_.push_back(v.id);
       return;
     }
+    if (auto input = (*enc)->yuv_input()) ctx_.desktop(desktop_).request_video_input(*input);
     uint32_t wire_id = 0;
     while (std::any_of(streams_.begin(), streams_.end(),
                        [&](const Stream& s) { return s.wire_id == wire_id; }) ||

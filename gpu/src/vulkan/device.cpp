@@ -362,6 +362,30 @@ Result<VkPipeline> Device::pipeline(const GpuOp& op) {
   return p;
 }
 
+Result<VkPipeline> Device::compute_pipeline(std::span<const uint32_t> spirv) {
+  if (auto it = extra_.find(spirv.data()); it != extra_.end()) return it->second.pipeline;
+  Extra e;
+  VkShaderModuleCreateInfo smci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+  smci.codeSize = spirv.size_bytes();
+  smci.pCode = spirv.data();
+  if (VkResult r = fn_.vkCreateShaderModule(device_, &smci, nullptr, &e.module); r != VK_SUCCESS) {
+    return make_error(vk_error("vkCreateShaderModule", r));
+  }
+  VkComputePipelineCreateInfo cpci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+  cpci.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
+  cpci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  cpci.stage.module = e.module;
+  cpci.stage.pName = "main";
+  cpci.layout = layout_;
+  if (VkResult r = fn_.vkCreateComputePipelines(device_, VK_NULL_HANDLE, 1, &cpci, nullptr, &e.pipeline);
+      r != VK_SUCCESS) {
+    fn_.vkDestroyShaderModule(device_, e.module, nullptr);
+    return make_error(vk_error("creating a compute pipeline", r));
+  }
+  extra_.emplace(spirv.data(), e);
+  return e.pipeline;
+}
+
 int32_t Device::memory_type(uint32_t bits, VkMemoryPropertyFlags required,
                             VkMemoryPropertyFlags preferred) const {
   int32_t fallback = -1;
@@ -441,6 +465,10 @@ Device::~Device() {
   if (device_) {
     fn_.vkDeviceWaitIdle(device_);
     for (auto& [key, p] : pipelines_) fn_.vkDestroyPipeline(device_, p, nullptr);
+    for (auto& [key, e] : extra_) {
+      fn_.vkDestroyPipeline(device_, e.pipeline, nullptr);
+      fn_.vkDestroyShaderModule(device_, e.module, nullptr);
+    }
     if (layout_) fn_.vkDestroyPipelineLayout(device_, layout_, nullptr);
     if (module_) fn_.vkDestroyShaderModule(device_, module_, nullptr);
     fn_.vkDestroyDevice(device_, nullptr);

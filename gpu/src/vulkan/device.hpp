@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 
@@ -75,6 +76,9 @@ class Device {
   /// The draw pipeline specialised for `op`'s kind, combiner, rop and mask (built on first
   /// use; each is a few milliseconds of shader compilation).
   Result<VkPipeline> pipeline(const GpuOp& op);
+  /// The pipeline of another compute shader of gpu/shaders/ (yuv.comp, ...), which takes
+  /// only push constants (at most sizeof(GpuOp) bytes) through layout(); built on first use.
+  Result<VkPipeline> compute_pipeline(std::span<const uint32_t> spirv);
   VkPipelineLayout layout() const { return layout_; }
   const std::string& name() const { return name_; }
   uint64_t validation_errors() const { return validation_errors_->load(); }
@@ -105,6 +109,11 @@ class Device {
   VkShaderModule module_ = VK_NULL_HANDLE;
   VkPipelineLayout layout_ = VK_NULL_HANDLE;
   std::unordered_map<uint32_t, VkPipeline> pipelines_;
+  struct Extra {
+    VkShaderModule module = VK_NULL_HANDLE;
+    VkPipeline pipeline = VK_NULL_HANDLE;
+  };
+  std::unordered_map<const uint32_t*, Extra> extra_;  // compute_pipeline(), by SPIR-V
   std::string name_;
   // Written by the messenger callback (any thread the driver calls it on).
   std::unique_ptr<std::atomic<uint64_t>> validation_errors_ = std::make_unique<std::atomic<uint64_t>>(0);

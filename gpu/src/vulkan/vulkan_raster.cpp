@@ -8,6 +8,8 @@
 
 #include "../cpu_raster.hpp"
 #include "../raster_util.hpp"
+#include "../tile_hash.hpp"
+#include "compute_jobs.hpp"
 #include "device.hpp"
 #include "plan.hpp"
 #include "spiceflow/core/log.hpp"
@@ -117,6 +119,8 @@ class VulkanRaster final : public RasterBackend, private Recorder {
     wait_all();
     const Fns& f = dev_->fn();
     for (auto& [id, s] : surfaces_) release(s);
+    dev_->destroy(yuv_out_);
+    for (auto& [id, t] : tile_state_) dev_->destroy(t.buffer);
     for (Slot& s : slots_) {
       for (Buffer& b : s.upload.chunks) dev_->destroy(b);
       for (Buffer& b : s.scratch.chunks) dev_->destroy(b);
@@ -154,6 +158,7 @@ class VulkanRaster final : public RasterBackend, private Recorder {
     wait_all();  // the device may still be using it (rare: surfaces live long)
     release(it->second);
     surfaces_.erase(it);
+
     if (twin_) twin_->destroy_surface(id);
     twin_sizes_.erase(id);
   }
@@ -182,6 +187,75 @@ class VulkanRaster final : public RasterBackend, private Recorder {
 
   ImageView view(uint32_t id, std::span<const Rect> regions) const override {
     return const_cast<VulkanRaster*>(this)->read(id, regions);
+  }
+
+  // The conversion runs on the device after everything recorded so far, into a host-visible
+  // buffer kept for the next conversions; only the YUV bytes cross to the host.
+  Result<YuvImage> convert(uint32_t id, const Rect& region, YuvFormat format) override {
+    auto it = surfaces_.find(id);
+    if (it == surfaces_.end()) return make_error("convert: no surface " + std::to_string(id));
+    const DeviceSurface& s = it->second.dev;
+    const Rect r = intersect(region, Rect::from_size(s.size));
+    if (r.empty()) return make_error("convert: empty region");
+    YuvImage out = YuvImage::make(format, r.width, r.height);
+    if (yuv_out_.size < out.byte_size()) {
+      wait_all();  // the old buffer may still be written by a conversion in flight
+      dev_->destroy(yuv_out_);
+      auto b = dev_->create_buffer(out.byte_size(), Device::Memory::readback);
+      if (!b) return make_error("convert: " + b.error().message);
+      yuv_out_ = *b;
+    }
+    Slot& slot = open();
+    barrier(slot);
+    if (auto st = record_yuv(*dev_, slot.cmd, s.address, s.size.width, r, out, yuv_out_.address); !st) {
+      return st.error();
+    }
+    finish_for_host(slot);
+    std::memcpy(out.data.data(), yuv_out_.mapped, out.byte_size());
+    readback_bytes_ += out.byte_size();
+    return out;
+  }
+
+  // Tile tracking on the device: the state lives in a host-visible buffer per surface that
+  // only tilehash.comp writes; the flags of this update go up with the batch memory.
+  Result<TileHashes> update_tile_hashes(uint32_t id, std::span<const Rect> damage) override {
+    auto it = surfaces_.find(id);
+    if (it == surfaces_.end()) return make_error("tile hashes: no surface " + std::to_string(id));
+    const DeviceSurface& s = it->second.dev;
+    const int32_t cols = hash_columns(s.size), rows = hash_rows(s.size);
+    const size_t tiles = size_t(cols) * size_t(rows);
+    TileState& st = tile_state_[id];
+    std::vector<uint32_t> flags = tiles_meeting(s.size, damage);
+    if (!st.buffer.buffer || st.size != s.size) {
+      if (st.buffer.buffer) {
+        wait_all();
+        dev_->destroy(st.buffer);
+      }
+      auto b = dev_->create_buffer(tiles * 2 * sizeof(uint32_t), Device::Memory::readback);
+      if (!b) return make_error("tile hashes: " + b.error().message);
+      st.buffer = *b;
+      st.size = s.size;
+      std::fill(flags.begin(), flags.end(), 2u);  // first hash of every tile
+    }
+    const uint64_t flag_address = upload_bytes(flags.data(), flags.size() * sizeof(uint32_t));
+    Slot& slot = open();
+    barrier(slot);
+    if (auto r = record_tile_hash(*dev_, slot.cmd, s.address, s.size, cols, rows, st.buffer.address, flag_address);
+        !r) {
+      return r.error();
+    }
+    finish_for_host(slot);
+    TileHashes out;
+    out.columns = cols;
+    out.rows = rows;
+    out.hash.resize(tiles);
+    out.history.resize(tiles);
+    const auto* words = reinterpret_cast<const uint32_t*>(st.buffer.mapped);
+    for (size_t t = 0; t < tiles; ++t) {
+      out.hash[t] = words[2 * t];
+      out.history[t] = words[2 * t + 1];
+    }
+    return out;
   }
 
   RasterStats stats() const override {
@@ -244,6 +318,19 @@ class VulkanRaster final : public RasterBackend, private Recorder {
   }
 
   // ---- Command buffers.
+
+  // Ends a compute job recorded into `slot` whose output the host reads next: makes its
+  // writes visible to the host, submits and waits.
+  void finish_for_host(Slot& slot) {
+    slot.bound = VK_NULL_HANDLE;  // the draw pipeline is bound again before the next op
+    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    dev_->fn().vkCmdPipelineBarrier(slot.cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+                                    0, 1, &mb, 0, nullptr, 0, nullptr);
+    need_barrier_ = true;
+    wait_all();
+  }
 
   // The slot being recorded, begun (after its previous batch completed) if need be.
   Slot& open() {
@@ -461,6 +548,12 @@ class VulkanRaster final : public RasterBackend, private Recorder {
   uint64_t submissions_ = 0;
   uint64_t fallbacks_ = 0;
   uint64_t readback_bytes_ = 0;
+  Buffer yuv_out_;  // host-visible destination of convert()
+  struct TileState {
+    Buffer buffer;  // host-visible: per tile hash, history (written by tilehash.comp only)
+    Size size;      // of the surface it was made for
+  };
+  std::unordered_map<uint32_t, TileState> tile_state_;
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 #include "spiceflow/core/geometry.hpp"
 #include "spiceflow/core/image.hpp"
 #include "spiceflow/core/result.hpp"
+#include "spiceflow/core/yuv.hpp"
 #include "spiceflow/encode/image_encoder.hpp"
 
 namespace spiceflow::encode {
@@ -54,8 +56,18 @@ class VideoEncoder {
   virtual VideoCodec codec() const = 0;
   /// The registry name of the backend ("nvenc", "vaapi", "x264", "vpx", "mjpeg").
   virtual std::string_view name() const = 0;
-  /// Encodes one picture of the configured size (xRGB, memory order B,G,R,X).
+  /// Encodes one picture of the configured size (xRGB, memory order B,G,R,X). An encoder
+  /// with a yuv_input() converts it once with core/yuv.hpp's formula (on the CPU).
   virtual VideoEncodeResult encode(const ImageView& frame) = 0;
+  /// The 4:2:0 format this encoder codes from, or nullopt when it takes xRGB only. The stream
+  /// path asks the raster backend for this format (gpu's RasterBackend::convert, on the
+  /// device where there is one) and calls encode(const YuvImage&), so every frame is
+  /// converted exactly once. MJPEG says nullopt: JFIF pictures are full-range BT.601, not
+  /// the BT.709 limited range of core/yuv.hpp, so libjpeg converts from xRGB itself.
+  virtual std::optional<YuvFormat> yuv_input() const { return std::nullopt; }
+  /// Encodes a picture already converted to yuv_input() (the configured size). The default
+  /// (an encoder without yuv_input()) returns Unsupported.
+  virtual VideoEncodeResult encode(const YuvImage& frame);
   /// Makes the next encoded frame a keyframe (a client joined or lost frames). MJPEG:
   /// every frame is one.
   virtual void request_keyframe() = 0;

@@ -22,6 +22,7 @@
 
 #include "spiceflow/core/draw.hpp"
 #include "spiceflow/core/input.hpp"
+#include "spiceflow/core/yuv.hpp"
 #include "spiceflow/encode/image_encoder.hpp"
 #include "spiceflow/qxl/synthetic.hpp"
 
@@ -80,6 +81,11 @@ struct VideoRegion {
   /// The frame version whose picture `pixels` shows (bumps only when the region changed).
   uint64_t version = 0;
   std::shared_ptr<const Image> pixels;  ///< rect.size(), the region's current picture
+  /// The same picture as 4:2:0 YUV (core/yuv.hpp), converted by the raster backend (on the
+  /// device where there is one), in the formats requested by Desktop::request_video_input;
+  /// null otherwise. A stream encoder codes from these instead of converting `pixels`.
+  std::shared_ptr<const YuvImage> i420, nv12;
+  const YuvImage* yuv(YuvFormat f) const { return (f == YuvFormat::i420 ? i420 : nv12).get(); }
 };
 
 /// An immutable published state of the primary surface.
@@ -172,6 +178,11 @@ class Desktop {
   /// it from the tile's pixels.
   void acquire_codec(encode::ImageCodec codec);
   void release_codec(encode::ImageCodec codec);
+  /// Asks the classify stage to publish every live video region's picture in `format` too
+  /// (VideoRegion::i420 / nv12), from the next pass on: a display channel whose stream
+  /// encoder codes from that format calls this. Stays on for the desktop's life (one
+  /// conversion per changed region per pass). Thread-safe.
+  void request_video_input(YuvFormat format);
   /// The codecs the encode stage currently makes (options' codecs + acquired ones).
   std::vector<encode::ImageCodec> codecs_in_use() const;
 

@@ -10,12 +10,34 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "spiceflow/core/draw.hpp"
 #include "spiceflow/core/result.hpp"
+#include "spiceflow/core/yuv.hpp"
 
 namespace spiceflow::gpu {
+
+/// Per-tile content tracking of one surface (the video detector's input): a grid of
+/// kHashTile-pixel square tiles (row-major; edge tiles clipped to the surface), each with a
+/// hash of its pixels and the history of its changes over the last kTileWindow updates.
+struct TileHashes {
+  /// Tile side: small enough to follow a video's edge, large enough that a 4K surface is
+  /// ~2,000 tiles (one device workgroup each).
+  static constexpr int32_t kHashTile = 64;
+  /// Updates remembered per tile (the bits of `history`).
+  static constexpr int kTileWindow = 32;
+  int32_t columns = 0;
+  int32_t rows = 0;
+  /// Per tile: the content hash (the RGB of each row hashed with FNV-1a over 32-bit words,
+  /// then the rows' hashes in order; the same on every backend).
+  std::vector<uint32_t> hash;
+  /// Per tile: bit i set = its hash changed in the update i updates ago.
+  std::vector<uint32_t> history;
+  /// How many of the last kTileWindow updates changed tile `t`.
+  int changes(size_t t) const;
+};
 
 /// What a backend has done that a caller may want to see (tests, logs, benchmarks).
 struct RasterStats {
@@ -46,8 +68,26 @@ class RasterBackend {
   /// back only those, and other pixels of the view may be stale. Same lifetime as view();
   /// the default is view(id).
   virtual ImageView view(uint32_t id, std::span<const Rect> regions) const;
+  /// `region` of surface `id` (clipped to it) as a 4:2:0 picture for the video encoders,
+  /// with core/yuv.hpp's formula, bit-identical on every backend (a device backend converts
+  /// on the device and reads back only the YUV bytes). Error when the surface does not
+  /// exist or the clipped region is empty. The default converts view(id, region) on the CPU.
+  virtual Result<YuvImage> convert(uint32_t id, const Rect& region, YuvFormat format);
+  /// One update of surface `id`'s tile tracking, to be called once per batch with the
+  /// rectangles the batch damaged on it: every tile's history moves on by one, and the tiles
+  /// meeting `damage` are hashed again (a changed hash sets the newest history bit). A
+  /// device backend hashes on the device. The first update of a surface id, or one after
+  /// it changed size, hashes every tile and counts none as changed (a surface replaced by
+  /// one of the same size keeps its state: its tiles count as changed where they differ). Returns the tracking state
+  /// after the update; error when the surface does not exist.
+  virtual Result<TileHashes> update_tile_hashes(uint32_t id, std::span<const Rect> damage);
   /// Counters since creation (all zero by default).
   virtual RasterStats stats() const { return {}; }
+
+ private:
+  // The default update_tile_hashes()'s state, per surface id (the render stage's thread).
+  std::unordered_map<uint32_t, TileHashes> tile_hashes_;
+  std::unordered_map<uint32_t, Size> hashed_size_;
 };
 
 /// How make_raster builds a backend beyond its name.
