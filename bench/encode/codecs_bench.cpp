@@ -191,6 +191,10 @@ BENCHMARK_CAPTURE(BM_Codec, lz_plt, enc::ImageCodec::lz_plt)
 BENCHMARK_CAPTURE(BM_Codec, jpeg, enc::ImageCodec::jpeg)
     ->DenseRange(0, 3)
     ->Unit(benchmark::kMillisecond);
+// JPEG_ALPHA: the JPEG plus the alpha plane as LZ (the corpus is opaque: one long run).
+BENCHMARK_CAPTURE(BM_Codec, jpeg_alpha, enc::ImageCodec::jpeg_alpha)
+    ->DenseRange(0, 3)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Glz, glz, false)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Glz, zlib_glz, true)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GlzTyping)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);

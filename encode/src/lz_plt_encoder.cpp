@@ -186,15 +186,27 @@ class LzPltEncoder final : public ImageEncoder {
     const uint32_t type = bpp == 1 ? kTypePlt1Be : bpp == 4 ? kTypePlt4Be : kTypePlt8;
     const size_t stride = (size_t(img.width) * bpp + 7) / 8;
     std::vector<uint8_t> packed(stride * size_t(img.height), 0);
-    const unsigned per_byte = 8 / bpp;
     for (int32_t y = 0; y < img.height; ++y) {
       const uint32_t* row = img.row(y);
       uint8_t* dst = packed.data() + size_t(y) * stride;
+      uint32_t last = ~0u;  // runs of one colour: one lookup
+      unsigned idx = 0;
+      unsigned acc = 0, bits = 0;  // MSB first: earlier pixels in the higher bits
       for (int32_t x = 0; x < img.width; ++x) {
-        const unsigned idx = pal.index_of(row[x] & 0x00ffffffu);
-        const unsigned shift = 8 - bpp * (unsigned(x) % per_byte + 1);  // MSB first
-        dst[size_t(x) / per_byte] |= uint8_t(idx << shift);
+        const uint32_t c = row[x] & 0x00ffffffu;
+        if (c != last) {
+          idx = pal.index_of(c);
+          last = c;
+        }
+        acc = acc << bpp | idx;
+        bits += bpp;
+        if (bits == 8) {
+          *dst++ = uint8_t(acc);
+          acc = 0;
+          bits = 0;
+        }
       }
+      if (bits) *dst = uint8_t(acc << (8 - bits));  // padding: index 0
     }
     EncodedImage out{ImageCodec::lz_plt, img.width, img.height, {}};
     out.palette = pal.colours();
