@@ -21,14 +21,16 @@ constexpr int32_t kTile = 128;
 // Calls f on every full tile of img.
 void for_tiles(const Image& img, const std::function<void(const ImageView&)>& f) {
   for (int32_t y = 0; y + kTile <= img.height(); y += kTile)
-    for (int32_t x = 0; x + kTile <= img.width(); x += kTile) f(img.view().sub({x, y, kTile, kTile}));
+    for (int32_t x = 0; x + kTile <= img.width(); x += kTile)
+      f(img.view().sub({x, y, kTile, kTile}));
 }
 
 // A window-like UI: title bar gradient (many colours), flat body, a few lines of text.
 Image ui(int32_t w, int32_t h) {
   Image img = text(w, h, 9);
   for (int32_t y = 0; y < 20 && y < h; ++y)
-    for (int32_t x = 0; x < w; ++x) img.row(y)[x] = rgb(uint8_t(x), uint8_t(x >> 1), uint8_t(y * 12));
+    for (int32_t x = 0; x < w; ++x)
+      img.row(y)[x] = rgb(uint8_t(x), uint8_t(x >> 1), uint8_t(y * 12));
   return img;
 }
 

@@ -79,7 +79,8 @@ Image with_colours(int32_t w, int32_t h, int colours, uint32_t seed) {
   Image img(w, h);
   std::mt19937 rng(seed);
   std::vector<uint32_t> pal(static_cast<size_t>(colours));
-  for (int i = 0; i < colours; ++i) pal[size_t(i)] = rgb(uint8_t(i * 37 + 1), uint8_t(i >> 8), uint8_t(255 - i));
+  for (int i = 0; i < colours; ++i)
+    pal[size_t(i)] = rgb(uint8_t(i * 37 + 1), uint8_t(i >> 8), uint8_t(255 - i));
   int k = 0;
   for (int32_t y = 0; y < h; ++y) {
     for (int32_t x = 0; x < w; ++x) {

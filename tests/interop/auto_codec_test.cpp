@@ -94,7 +94,8 @@ TEST(AutoCodec, JpegWanAlwaysSendsPhotoTilesAsJpeg) {
   EXPECT_GE(p, kJpegTilesMinPsnr);
   EXPECT_LT(p, 99.0) << "JPEG tiles cannot be exact";
   ::testing::Test::RecordProperty("psnr_db", std::to_string(p));
-  static const std::regex line("auto: \\d+ flat, \\d+ text tiles as lz4, (\\d+) photo tiles as jpeg");
+  static const std::regex line(
+      "auto: \\d+ flat, \\d+ text tiles as lz4, (\\d+) photo tiles as jpeg");
   EXPECT_GE(most(w.log, line), 4) << w.log;
 }
 
