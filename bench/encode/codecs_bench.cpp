@@ -13,6 +13,7 @@
 
 #include "spiceflow/encode/glz_encoder.hpp"
 #include "spiceflow/encode/image_encoder.hpp"
+#include "spiceflow/encode/pixmap_cache.hpp"
 
 namespace {
 
@@ -183,12 +184,32 @@ BENCHMARK_CAPTURE(BM_Codec, quic, enc::ImageCodec::quic)
 BENCHMARK_CAPTURE(BM_Codec, lz, enc::ImageCodec::lz)
     ->DenseRange(0, 3)
     ->Unit(benchmark::kMillisecond);
+// LZ_PLT: images of <= 256 colours as palette indices (text: 1 bpp), others as LZ_RGB.
+BENCHMARK_CAPTURE(BM_Codec, lz_plt, enc::ImageCodec::lz_plt)
+    ->DenseRange(0, 3)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Codec, jpeg, enc::ImageCodec::jpeg)
+    ->DenseRange(0, 3)
+    ->Unit(benchmark::kMillisecond);
+// JPEG_ALPHA: the JPEG plus the alpha plane as LZ (the corpus is opaque: one long run).
+BENCHMARK_CAPTURE(BM_Codec, jpeg_alpha, enc::ImageCodec::jpeg_alpha)
     ->DenseRange(0, 3)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Glz, glz, false)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Glz, zlib_glz, true)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GlzTyping)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+// The pixmap cache's content key (a 128-bit hash of the pixels): what every tile sent to a
+// client with a cache costs on top of its encoding.
+void BM_PixmapCacheKey(benchmark::State& state) {
+  const Image& img = content(int(state.range(0)));
+  for (auto _ : state) {
+    auto k = enc::content_key(img.view());
+    benchmark::DoNotOptimize(k);
+  }
+  report(state, img, img.byte_size());
+}
+
+BENCHMARK(BM_PixmapCacheKey)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Liblz4Ceiling)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -122,9 +122,13 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
       s->opts.compression = net::ImageCompression::automatic;
       break;
   }
-  s->opts.zlib_glz = s->zlib_glz == SPICE_WAN_COMPRESSION_ALWAYS  ? net::WanCompression::always
-                     : s->zlib_glz == SPICE_WAN_COMPRESSION_NEVER ? net::WanCompression::never
-                                                                  : net::WanCompression::automatic;
+  const auto wan = [](spice_wan_compression_t c) {
+    return c == SPICE_WAN_COMPRESSION_ALWAYS  ? net::WanCompression::always
+           : c == SPICE_WAN_COMPRESSION_NEVER ? net::WanCompression::never
+                                              : net::WanCompression::automatic;
+  };
+  s->opts.zlib_glz = wan(s->zlib_glz);
+  s->opts.jpeg_wan = wan(s->jpeg);
 
   // Client mouse mode needs an absolute pointing device (a tablet); QEMU adds one later,
   // if at all, and add_interface then offers client mode (Server::set_client_mouse).

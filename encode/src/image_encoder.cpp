@@ -22,6 +22,10 @@ std::string_view to_string(ImageCodec c) {
       return "glz";
     case ImageCodec::zlib_glz:
       return "zlib_glz";
+    case ImageCodec::lz_plt:
+      return "lz_plt";
+    case ImageCodec::jpeg_alpha:
+      return "jpeg_alpha";
   }
   return "unknown";
 }
@@ -41,6 +45,10 @@ std::unique_ptr<ImageEncoder> make_image_encoder(ImageCodec codec) {
     case ImageCodec::glz:
     case ImageCodec::zlib_glz:
       return make_standalone_glz_encoder(codec == ImageCodec::zlib_glz);
+    case ImageCodec::lz_plt:
+      return make_lz_plt_encoder();
+    case ImageCodec::jpeg_alpha:
+      return make_jpeg_alpha_encoder(kDefaultJpegQuality);
   }
   assert(false && "unhandled ImageCodec");
   return nullptr;

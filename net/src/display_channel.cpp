@@ -20,6 +20,35 @@
 // window goes as LZ (as in the reference); ZLIB_GLZ when --zlib-glz-wan-compression says so
 // and deflating pays off.
 //
+// LZ_PLT: under lz (and auto where the client has no LZ4), a client with spice-common's
+// canvas gets tiles of at most 256 colours as LZ_PLT (1/4/8-bit indices, encode's lz_plt)
+// and the rest as LZ_RGB. spice-html5 has no LZ_PLT decoder; it announces none of the
+// canvas caps (COMPOSITE, A8_SURFACE) spice-gtk does, which is how we tell. Palettes go
+// with PAL_CACHE_ME the first time and as PAL_FROM_CACHE ids after; the client's palette
+// cache (per display channel, unbounded there) is cleared with INVAL_ALL_PALETTES when it
+// holds kMaxClientPalettes.
+//
+// Pixmap cache: a client that announced a cache in DISPLAY_INIT (pixmap_cache_size, in
+// pixels) gets every tile with CACHE_ME and, when a tile's content equals an image it still
+// holds (a window dragged back uncovers the same wallpaper, a repeated UI tile, text that
+// scrolls back), a bare FROM_CACHE_LOSSLESS descriptor instead of the pixels. The client
+// never frees on its own: encode::PixmapCache is our copy of its cache (same content key ->
+// same id, least recently used evicted within the client's size) and every eviction goes
+// out as INVAL_LIST before the image that needed the room. An image sent lossy (JPEG) is
+// drawn from the cache only while the codec is lossy; a lossless client gets it again. Ids
+// count up from the steady clock's nanoseconds at the channel's start, tagged with the
+// channel id, so no id repeats one an earlier display channel of the session may have left
+// in the session-wide client cache. (No INVAL_ALL_PIXMAPS: it would clear the other display
+// channels' images of a multi-head session too.) Only for clients with spice-common's
+// canvas: spice-html5 keeps cached images as canvas ImageData and draws FROM_CACHE with
+// alpha, and keeps JPEGs in another form, so it gets every tile in full.
+//
+// auto (and auto_lz, as the reference's auto_lz picks LZ or QUIC by content): each tile is
+// classified (encode::classify_tile: colour count, equal neighbours); flat and text tiles
+// go in the client's dictionary codec (codec_: LZ4, or LZ_PLT / LZ where it lacks LZ4),
+// photographic ones as QUIC, or JPEG with --jpeg-wan-compression always. The engine has
+// codec_ ready for every tile; photo tiles are encoded here, on the event loop.
+//
 // Video streams: for each video region the engine publishes (engine::VideoRegion), a client
 // that decodes one of our video codecs (every spice-gtk decodes MJPEG) gets STREAM_CREATE,
 // then each new picture of the region as STREAM_DATA (the newest only: a client that is
@@ -38,9 +67,12 @@
 #include <array>
 #include <cassert>
 #include <optional>
+#include <unordered_set>
 
 #include "channel.hpp"
 #include "spiceflow/core/log.hpp"
+#include "spiceflow/encode/classify.hpp"
+#include "spiceflow/encode/pixmap_cache.hpp"
 #include "spiceflow/encode/video_encoder.hpp"
 
 namespace spiceflow::net {
@@ -64,6 +96,14 @@ constexpr uint32_t kPlayoutLeadMs = 25;
 // asking for more (up to the format's 2^25) gets this, so one client cannot make the
 // server hold 128 MiB.
 constexpr int64_t kMaxGlzWindowPixels = 16 << 20;
+
+// The most palettes we let a client's palette cache hold (at most 1 KiB each) before
+// clearing it: spice-gtk never frees one on its own.
+constexpr size_t kMaxClientPalettes = 4096;
+
+// Pixmap cache ids: the channel id in the top byte, a count below (see the top comment).
+constexpr int kCacheIdChannelShift = 56;
+constexpr uint64_t kCacheIdCountMask = (uint64_t{1} << kCacheIdChannelShift) - 1;
 
 class DisplayChannel final : public ChannelClient {
  public:
@@ -104,6 +144,24 @@ class DisplayChannel final : public ChannelClient {
         peer_->bytes_sent());
     log::info("{}: display: {} stream frames in {} streams, {} stream bytes", name(),
               stream_frames_sent_, streams_created_, stream_bytes_);
+    if (mode_ == ImageCompression::automatic) {
+      log::info("{}: display: auto: {} flat, {} text tiles as {}, {} photo tiles as {}", name(),
+                tiles_by_class_[0], tiles_by_class_[1], encode::to_string(codec_),
+                tiles_by_class_[2],
+                ctx_.options().jpeg_wan == WanCompression::always ? "jpeg" : "quic");
+    }
+    if (lz_plt_sent_) {
+      log::info("{}: display: {} images as lz_plt, {} of them with a cached palette", name(),
+                lz_plt_sent_, palettes_from_cache_);
+    }
+    if (pixmap_cache_) {
+      const auto& s = pixmap_cache_->stats();
+      log::info(
+          "{}: display: pixmap cache: {} hits ({} pixels not sent), {} images cached, {} "
+          "evicted ({} INVAL_LIST), {} too large; {} images / {} of {} pixels held",
+          name(), s.hits, s.hit_pixels, s.added, s.evicted, inval_lists_sent_, s.too_large,
+          pixmap_cache_->size(), pixmap_cache_->used_pixels(), pixmap_cache_->capacity_pixels());
+    }
     if (glz_) {
       const auto s = glz_->dictionary()->stats();
       log::info(
@@ -134,6 +192,7 @@ class DisplayChannel final : public ChannelClient {
         init_ = *init;
         init_received_ = true;
         setup_glz();
+        setup_pixmap_cache();
         pump();
         return true;
       }
@@ -171,7 +230,7 @@ class DisplayChannel final : public ChannelClient {
       case ImageCompression::quic:
         return encode::ImageCodec::quic;
       case ImageCompression::lz:
-        return encode::ImageCodec::lz;
+        return lz_codec();
       case ImageCompression::jpeg:
         return encode::ImageCodec::jpeg;
       case ImageCompression::glz:
@@ -181,7 +240,19 @@ class DisplayChannel final : public ChannelClient {
         break;
     }
     return has_channel_cap(SPICE_DISPLAY_CAP_LZ4_COMPRESSION) ? encode::ImageCodec::lz4
-                                                              : encode::ImageCodec::lz;
+                                                              : lz_codec();
+  }
+
+  // A client drawing with spice-common's canvas (spice-gtk): it announces the canvas's
+  // COMPOSITE / A8_SURFACE operations. spice-html5 announces neither.
+  bool has_common_canvas() const {
+    return has_channel_cap(SPICE_DISPLAY_CAP_A8_SURFACE) ||
+           has_channel_cap(SPICE_DISPLAY_CAP_COMPOSITE);
+  }
+
+  // LZ with palettes for clients that decode LZ_PLT (see the top comment), else LZ_RGB.
+  encode::ImageCodec lz_codec() const {
+    return has_common_canvas() ? encode::ImageCodec::lz_plt : encode::ImageCodec::lz;
   }
 
   // The client's SpiceImageCompression replaces the server's choice for this client (as
@@ -249,15 +320,91 @@ class DisplayChannel final : public ChannelClient {
               init_.glz_dictionary_window_size, zlib ? ", ZLIB_GLZ when smaller" : "");
   }
 
+  void setup_pixmap_cache() {
+    if (!ctx_.options().pixmap_cache || init_.pixmap_cache_size <= 0 || pixmap_cache_ ||
+        !has_common_canvas()) {
+      return;
+    }
+    const uint64_t start = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+    const uint64_t base = (uint64_t(link_.channel_id) << kCacheIdChannelShift) |
+                          (start & kCacheIdCountMask);
+    pixmap_cache_.emplace(init_.pixmap_cache_size, base);
+    log::info("{}: pixmap cache {}: {} pixels", name(), init_.pixmap_cache_id,
+              init_.pixmap_cache_size);
+  }
+
+  // `auto` (ImageCompression::automatic): the tile's class picks its codec (see the top
+  // comment); every other mode sends codec_.
+  encode::ImageCodec tile_codec(const ImageView& pixels) {
+    if (mode_ != ImageCompression::automatic) return codec_;
+    const encode::TileClass c = encode::classify_tile(pixels);
+    ++tiles_by_class_[size_t(c)];
+    if (c != encode::TileClass::photo) return codec_;
+    return ctx_.options().jpeg_wan == WanCompression::always ? encode::ImageCodec::jpeg
+                                                             : encode::ImageCodec::quic;
+  }
+
+  // A tile about to go to the client in `codec`: if it holds an image with these pixels
+  // (lossless, or lossy while the codec is), draws that and returns true. Otherwise makes room for
+  // the tile in the client's cache (INVAL_LIST of what leaves) and returns false with
+  // *cache_id set to the id to send it under with CACHE_ME (unset if not cached).
+  bool draw_from_cache(const Rect& box, const ImageView& pixels, encode::ImageCodec codec,
+                       std::optional<uint64_t>* cache_id) {
+    if (!pixmap_cache_) return false;
+    const bool lossy = !encode::is_lossless(codec);
+    const encode::ContentKey key = encode::content_key(pixels);
+    if (auto e = pixmap_cache_->find(key); e && (!e->lossy || lossy)) {
+      msg::Bytes body;
+      msg::display_draw_copy_from_cache(body, 0, box, e->id, pixels.width, pixels.height,
+                                        !e->lossy);
+      send(SPICE_MSG_DISPLAY_DRAW_COPY, body);
+      ++ctx_.stats().display_messages;
+      ++draws_sent_;
+      return true;
+    }
+    auto added = pixmap_cache_->add(key, lossy);
+    if (!added) return false;
+    const std::span<const uint64_t> gone = added->evicted;
+    for (size_t at = 0; at < gone.size(); at += msg::kMaxInvalListIds) {
+      msg::Bytes body;
+      msg::display_inval_list(body, gone.subspan(at, std::min(msg::kMaxInvalListIds,
+                                                              gone.size() - at)));
+      send(SPICE_MSG_DISPLAY_INVAL_LIST, body);
+      ++inval_lists_sent_;
+    }
+    *cache_id = added->id;
+    return false;
+  }
+
   const encode::ImageEncoder& encoder(encode::ImageCodec c) {
     auto& e = encoders_[size_t(c)];
     if (!e) e = encode::make_image_encoder(c);
     return *e;
   }
 
-  void send_image(const Rect& box, const encode::EncodedImage& img) {
+  // `cache_id`: the client caches the image under this id (draw_from_cache's).
+  void send_image(const Rect& box, const encode::EncodedImage& img,
+                  std::optional<uint64_t> cache_id = std::nullopt) {
     msg::Bytes body;
-    msg::display_draw_copy(body, 0, box, ++image_id_, img);
+    auto palette = msg::PaletteSend::inline_only;
+    if (img.codec == encode::ImageCodec::lz_plt) {
+      if (palettes_held_.count(img.palette_id)) {
+        palette = msg::PaletteSend::from_cache;
+        ++palettes_from_cache_;
+      } else {
+        if (palettes_held_.size() >= kMaxClientPalettes) {
+          send_empty(SPICE_MSG_DISPLAY_INVAL_ALL_PALETTES);
+          palettes_held_.clear();
+        }
+        palettes_held_.insert(img.palette_id);
+        palette = msg::PaletteSend::cache_me;
+      }
+      ++lz_plt_sent_;
+    }
+    msg::display_draw_copy(body, 0, box, cache_id ? *cache_id : ++image_id_, img,
+                           cache_id.has_value(), palette);
     send(SPICE_MSG_DISPLAY_DRAW_COPY, body);
     ++ctx_.stats().display_messages;
     ++draws_sent_;
@@ -271,11 +418,15 @@ class DisplayChannel final : public ChannelClient {
     bool whole = true;
   };
 
-  // Sends `pixels` in the client's codec, else raw. `tile`: the tile (part) they are, if
-  // one (GLZ hints). Returns the GLZ image id when it went as GLZ.
+  // Sends `pixels` in `codec` (default: the client's codec_), else raw. `tile`: the tile
+  // (part) they are, if one (GLZ hints); `cache_id` as send_image's. Returns the GLZ image
+  // id when it went as GLZ.
   std::optional<uint64_t> encode_and_send(const Rect& box, const ImageView& pixels,
-                                          std::optional<TilePart> tile = std::nullopt) {
-    if (codec_ == encode::ImageCodec::glz) {
+                                          std::optional<TilePart> tile = std::nullopt,
+                                          std::optional<uint64_t> cache_id = std::nullopt,
+                                          std::optional<encode::ImageCodec> codec_for = {}) {
+    const encode::ImageCodec codec = codec_for.value_or(codec_);
+    if (codec == encode::ImageCodec::glz) {
       assert(glz_ && "GLZ images before DISPLAY_INIT");
       std::optional<encode::GlzHint> hint;
       if (tile && tile->index < glz_hints_.size() && glz_hints_[tile->index]) {
@@ -290,26 +441,26 @@ class DisplayChannel final : public ChannelClient {
         // The next picture of the tile most resembles this one, when it is all of it.
         if (whole_tile) glz_hints_[tile->index] = encode::GlzHint{id, 0, 0};
         if (e->codec == encode::ImageCodec::zlib_glz) ++zlib_glz_sent_;
-        send_image(box, *e);
+        send_image(box, *e, cache_id);
         return id;
       }
       ++glz_as_lz_;
       auto lz = encoder(encode::ImageCodec::lz).encode(pixels);
       if (auto* e = std::get_if<encode::EncodedImage>(&lz)) {
-        send_image(box, *e);
+        send_image(box, *e, cache_id);
         return std::nullopt;
       }
       ++fallbacks_;
-    } else if (codec_ != encode::ImageCodec::raw) {
-      auto res = encoder(codec_).encode(pixels);
+    } else if (codec != encode::ImageCodec::raw) {
+      auto res = encoder(codec).encode(pixels);
       if (auto* e = std::get_if<encode::EncodedImage>(&res)) {
-        send_image(box, *e);
+        send_image(box, *e, cache_id);
         return std::nullopt;
       }
       ++fallbacks_;
     }
     auto res = encoder(encode::ImageCodec::raw).encode(pixels);
-    if (auto* e = std::get_if<encode::EncodedImage>(&res)) send_image(box, *e);
+    if (auto* e = std::get_if<encode::EncodedImage>(&res)) send_image(box, *e, cache_id);
     return std::nullopt;
   }
 
@@ -326,6 +477,7 @@ class DisplayChannel final : public ChannelClient {
       body.clear();
     } else {
       send_empty(SPICE_MSG_DISPLAY_INVAL_ALL_PALETTES);
+      palettes_held_.clear();
     }
     msg::display_surface_create(body, 0, uint32_t(frame.size.width), uint32_t(frame.size.height),
                                 SPICE_SURFACE_FMT_32_xRGB, SPICE_SURFACE_FLAGS_PRIMARY);
@@ -407,11 +559,18 @@ class DisplayChannel final : public ChannelClient {
                          tile_versions_[i] == tile.base_version &&
                          (!tile.copied_into || copies_sent_version_ == tile.version);
       const Rect box = delta ? tile.delta : tile.rect;
-      if (const auto& enc = delta ? tile.delta_encoding(codec_) : tile.encoding(codec_)) {
-        send_image(box, *enc);
+      const ImageView pixels = tile.pixels->view().sub(box.translated(-tile.rect.x, -tile.rect.y));
+      const encode::ImageCodec codec = tile_codec(pixels);
+      std::optional<uint64_t> cache_id;
+      if (draw_from_cache(box, pixels, codec, &cache_id)) {
+        tile_versions_[i] = tile.version;
+        continue;
+      }
+      if (const auto& enc = delta ? tile.delta_encoding(codec) : tile.encoding(codec)) {
+        send_image(box, *enc, cache_id);
       } else {
-        encode_and_send(box, tile.pixels->view().sub(box.translated(-tile.rect.x, -tile.rect.y)),
-                        TilePart{i, {box.x - tile.rect.x, box.y - tile.rect.y}, !delta});
+        encode_and_send(box, pixels, TilePart{i, {box.x - tile.rect.x, box.y - tile.rect.y}, !delta},
+                        cache_id, codec);
       }
       if (delta) ++deltas_sent_;
       tile_versions_[i] = tile.version;
@@ -616,6 +775,15 @@ class DisplayChannel final : public ChannelClient {
   std::vector<std::optional<encode::GlzHint>> glz_hints_;
   uint64_t zlib_glz_sent_ = 0;
   uint64_t glz_as_lz_ = 0;
+  // The client's pixmap cache as we left it (from DISPLAY_INIT on, if it has one).
+  std::optional<encode::PixmapCache> pixmap_cache_;
+  uint64_t inval_lists_sent_ = 0;
+  // Palette ids the client's palette cache holds (LZ_PLT images).
+  std::unordered_set<uint64_t> palettes_held_;
+  uint64_t lz_plt_sent_ = 0;
+  uint64_t palettes_from_cache_ = 0;
+  // auto: tiles per encode::TileClass (flat, text, photo).
+  std::array<uint64_t, 3> tiles_by_class_{};
   bool has_surface_ = false;
   uint64_t generation_ = 0;
   uint64_t image_id_ = 0;

@@ -200,33 +200,66 @@ uint8_t spice_image_type(encode::ImageCodec codec) {
       return SPICE_IMAGE_TYPE_GLZ_RGB;
     case encode::ImageCodec::zlib_glz:
       return SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB;
+    case encode::ImageCodec::lz_plt:
+      return SPICE_IMAGE_TYPE_LZ_PLT;
+    case encode::ImageCodec::jpeg_alpha:
+      return SPICE_IMAGE_TYPE_JPEG_ALPHA;
   }
   assert(false && "unhandled ImageCodec");
   return SPICE_IMAGE_TYPE_BITMAP;
 }
-}  // namespace
 
-void display_draw_copy(Bytes& out, uint32_t surface_id, const Rect& box, uint64_t image_id,
-                       const encode::EncodedImage& image) {
-  const size_t body_start = out.size();
-  ByteWriter w(out);
+// DRAW_COPY's fixed part and the image descriptor (the image's data follows).
+void put_draw_copy_head(ByteWriter& w, size_t body_start, uint32_t surface_id, const Rect& box,
+                        uint64_t image_id, uint8_t image_type, uint8_t image_flags,
+                        int32_t width, int32_t height) {
   put_display_base(w, surface_id, box);  // 21 bytes
   // SpiceCopy
   const size_t src_bitmap_field = w.size();
   w.u32(0);  // src_bitmap Image* u32, patched below
-  put_rect(w, Rect{0, 0, image.width, image.height});  // src_area Rect (16)
-  w.u16(SPICE_ROPD_OP_PUT);                             // rop_descriptor u16 (flags16)
-  w.u8(SPICE_IMAGE_SCALE_MODE_NEAREST);                 // scale_mode u8
-  put_no_mask(w);                                       // mask QMask (13)
+  put_rect(w, Rect{0, 0, width, height});  // src_area Rect (16)
+  w.u16(SPICE_ROPD_OP_PUT);                // rop_descriptor u16 (flags16)
+  w.u8(SPICE_IMAGE_SCALE_MODE_NEAREST);    // scale_mode u8
+  put_no_mask(w);                          // mask QMask (13)
   // Fixed part ends at 57 bytes; the image follows, pointed to by src_bitmap.
   w.patch_u32(src_bitmap_field, static_cast<uint32_t>(w.size() - body_start));
 
   // SpiceImageDescriptor (18 bytes)
-  w.u64(image_id);  // id u64
-  w.u8(spice_image_type(image.codec));            // type u8
-  w.u8(0);                                       // flags u8: not cached
-  w.u32(static_cast<uint32_t>(image.width));     // width u32
-  w.u32(static_cast<uint32_t>(image.height));    // height u32
+  w.u64(image_id);                         // id u64
+  w.u8(image_type);                        // type u8
+  w.u8(image_flags);                       // flags u8
+  w.u32(static_cast<uint32_t>(width));     // width u32
+  w.u32(static_cast<uint32_t>(height));    // height u32
+}
+}  // namespace
+
+void display_draw_copy_from_cache(Bytes& out, uint32_t surface_id, const Rect& box,
+                                  uint64_t image_id, int32_t width, int32_t height,
+                                  bool lossless) {
+  const size_t body_start = out.size();
+  ByteWriter w(out);
+  put_draw_copy_head(w, body_start, surface_id, box, image_id,
+                     lossless ? SPICE_IMAGE_TYPE_FROM_CACHE_LOSSLESS : SPICE_IMAGE_TYPE_FROM_CACHE,
+                     0, width, height);
+}
+
+void display_inval_list(Bytes& out, std::span<const uint64_t> pixmap_ids) {
+  assert(pixmap_ids.size() <= kMaxInvalListIds);
+  ByteWriter w(out);
+  w.u16(static_cast<uint16_t>(pixmap_ids.size()));  // count u16
+  for (uint64_t id : pixmap_ids) {                  // ResourceID: type u8, id u64
+    w.u8(SPICE_RES_TYPE_PIXMAP);
+    w.u64(id);
+  }
+}
+
+void display_draw_copy(Bytes& out, uint32_t surface_id, const Rect& box, uint64_t image_id,
+                       const encode::EncodedImage& image, bool cache_me,
+                       PaletteSend palette) {
+  const size_t body_start = out.size();
+  ByteWriter w(out);
+  put_draw_copy_head(w, body_start, surface_id, box, image_id, spice_image_type(image.codec),
+                     cache_me ? SPICE_IMAGE_FLAGS_CACHE_ME : 0, image.width, image.height);
   switch (image.codec) {
     case encode::ImageCodec::raw: {
       // SpiceBitmap: format u8, flags u8, x u32, y u32, stride u32, palette Palette* u32,
@@ -260,6 +293,40 @@ void display_draw_copy(Bytes& out, uint32_t surface_id, const Rect& box, uint64_
       w.u32(static_cast<uint32_t>(image.data.size()));
       w.bytes(image.data);
       break;
+    case encode::ImageCodec::jpeg_alpha:
+      // JPEGAlphaData: flags u8, jpeg_size u32, data_size u32, data (JPEG, then alpha LZ).
+      assert(image.jpeg_size <= image.data.size());
+      w.u8(SPICE_JPEG_ALPHA_FLAGS_TOP_DOWN);
+      w.u32(image.jpeg_size);
+      w.u32(static_cast<uint32_t>(image.data.size()));
+      w.bytes(image.data);
+      break;
+    case encode::ImageCodec::lz_plt: {
+      // LZPLTData: flags u8, data_size u32, then PAL_FROM_CACHE ? palette_id u64 : Palette*
+      // u32 (non-null), then the LZ stream; the Palette (unique u64, num_ents u16, ents u32
+      // each) goes after it, where the pointer says.
+      assert(!image.palette.empty() && image.palette.size() <= 256);
+      uint8_t flags = SPICE_BITMAP_FLAGS_TOP_DOWN;
+      if (palette == PaletteSend::cache_me) flags |= SPICE_BITMAP_FLAGS_PAL_CACHE_ME;
+      if (palette == PaletteSend::from_cache) flags |= SPICE_BITMAP_FLAGS_PAL_FROM_CACHE;
+      w.u8(flags);
+      w.u32(static_cast<uint32_t>(image.data.size()));
+      size_t palette_field = 0;
+      if (palette == PaletteSend::from_cache) {
+        w.u64(image.palette_id);
+      } else {
+        palette_field = w.size();
+        w.u32(0);  // patched below
+      }
+      w.bytes(image.data);
+      if (palette != PaletteSend::from_cache) {
+        w.patch_u32(palette_field, static_cast<uint32_t>(w.size() - body_start));
+        w.u64(image.palette_id);
+        w.u16(static_cast<uint16_t>(image.palette.size()));
+        for (uint32_t c : image.palette) w.u32(c);
+      }
+      break;
+    }
   }
 }
 

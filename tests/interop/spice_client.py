@@ -6,7 +6,7 @@ GTK and no X display are needed. Run it with /usr/bin/python3: Debian's `gi`
 module is not visible to a pyenv/venv python.
 
   watch HOST PORT SECS [--password P] [--out FILE.ppm] [--channel-id N]
-        [--glz-window BYTES] [--preferred-compression N]
+        [--glz-window BYTES] [--cache-size BYTES] [--preferred-compression N]
       Connects the main channel and display channel N (default 0) and, for SECS
       of wall time, counts display invalidates and "frames" (1/60 s ticks with at
       least one invalidate: what a 60 Hz client would paint). At the end the
@@ -18,7 +18,9 @@ module is not visible to a pyenv/venv python.
       invalidates the stream's destination rectangle once per shown frame, so a
       video stream shows up as one large rectangle with a high count.
       --glz-window sets the session's GLZ window (its DISPLAY_INIT asks for BYTES / 4
-      pixels; spice-gtk's default is 12..64 MiB), --preferred-compression the
+      pixels; spice-gtk's default is 12..64 MiB), --cache-size the session's pixmap
+      cache (DISPLAY_INIT's pixmap_cache_size is BYTES / 4 pixels; default 80 MiB),
+      --preferred-compression the
       SpiceImageCompression it asks for (DISPLAY_PREFERRED_COMPRESSION).
       --stream-out FILE.ppm [--stream-min-area PX] also writes the primary surface as
       it was right after the last invalidate of at least PX pixels (default 100000):
@@ -76,7 +78,8 @@ def channel_name(ch):
 class Client:
     """A session plus the bookkeeping both subcommands share."""
 
-    def __init__(self, host, port, password, glz_window=None, preferred_compression=None):
+    def __init__(self, host, port, password, glz_window=None, preferred_compression=None,
+                 cache_size=None):
         self.loop = GLib.MainLoop()
         self.t0 = time.monotonic()
         self.errors = []
@@ -94,6 +97,8 @@ class Client:
             self.session.set_property("password", password)
         if glz_window is not None:
             self.session.set_property("glz-window-size", glz_window)
+        if cache_size is not None:
+            self.session.set_property("cache-size", cache_size)
         if preferred_compression is not None:
             self.session.set_property("preferred-compression", preferred_compression)
         GObject.Object.connect(self.session, "channel-new", self._on_channel_new)
@@ -284,7 +289,7 @@ def parse_xy(text):
 
 def cmd_watch(a):
     c = Watcher(a.host, a.port, a.password, a.channel_id, glz_window=a.glz_window,
-                preferred_compression=a.preferred_compression)
+                preferred_compression=a.preferred_compression, cache_size=a.cache_size)
     if a.stream_out:
         c.stream_min_area = a.stream_min_area
     c.run(a.secs)
@@ -344,6 +349,7 @@ def main(argv):
     w.add_argument("--channel-id", type=int, default=0)
     w.add_argument("--top-rects", type=int, default=0)
     w.add_argument("--glz-window", type=int)
+    w.add_argument("--cache-size", type=int)
     w.add_argument("--preferred-compression", type=int)
     w.add_argument("--stream-out")
     w.add_argument("--stream-min-area", type=int, default=100000)

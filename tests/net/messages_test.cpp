@@ -244,6 +244,96 @@ TEST(MsgBuild, DrawCopyLz4) {
   EXPECT_EQ(out, expected);
 }
 
+TEST(MsgBuild, DrawCopyCacheMeAndFromCache) {
+  encode::EncodedImage img;
+  img.codec = encode::ImageCodec::lz4;
+  img.width = 2;
+  img.height = 1;
+  img.data = b({0x01, 0x08});
+  Bytes out;
+  display_draw_copy(out, 0, Rect{10, 20, 2, 1}, 7, img, /*cache_me=*/true);
+  EXPECT_EQ(out[57 + 9], 0x01);  // descriptor.flags CACHE_ME
+  out.clear();
+  display_draw_copy_from_cache(out, 0, Rect{10, 20, 2, 1}, 0x0102030405060708ull, 2, 1, true);
+  Bytes expected = cat({
+      draw_copy_fixed_part(),
+      b({0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01}),  // descriptor.id u64
+      b({0x6a}),                    // descriptor.type FROM_CACHE_LOSSLESS (106)
+      b({0x00}),                    // descriptor.flags
+      b({0x02, 0x00, 0x00, 0x00}),  // descriptor.width
+      b({0x01, 0x00, 0x00, 0x00}),  // descriptor.height: nothing follows
+  });
+  EXPECT_EQ(out, expected);
+  out.clear();
+  display_draw_copy_from_cache(out, 0, Rect{10, 20, 2, 1}, 1, 2, 1, false);
+  EXPECT_EQ(out[57 + 8], 0x67);  // FROM_CACHE (103)
+}
+
+TEST(MsgBuild, InvalList) {
+  Bytes out;
+  const uint64_t ids[] = {0x1122334455667788ull, 2};
+  display_inval_list(out, ids);
+  EXPECT_EQ(out, cat({b({0x02, 0x00}),                                      // count u16
+                      b({0x01}), b({0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11}),  // PIXMAP
+                      b({0x01}), b({0x02, 0, 0, 0, 0, 0, 0, 0})}));
+}
+
+TEST(MsgBuild, DrawCopyLzPlt) {
+  encode::EncodedImage img;
+  img.codec = encode::ImageCodec::lz_plt;
+  img.width = 2;
+  img.height = 1;
+  img.data = b({0xaa, 0xbb, 0xcc});
+  img.palette = {0x00112233, 0x00445566};
+  img.palette_id = 0x99;
+  Bytes out;
+  display_draw_copy(out, 0, Rect{10, 20, 2, 1}, 5, img, false, PaletteSend::cache_me);
+  const size_t plt = 57 + 18;
+  Bytes expected = cat({
+      draw_copy_fixed_part(),
+      b({0x05, 0, 0, 0, 0, 0, 0, 0}),  // descriptor.id u64
+      b({0x64}),                       // descriptor.type LZ_PLT (100)
+      b({0x00}),                       // descriptor.flags
+      b({0x02, 0x00, 0x00, 0x00}),     // descriptor.width
+      b({0x01, 0x00, 0x00, 0x00}),     // descriptor.height
+      b({0x05}),                       // lz_plt.flags TOP_DOWN | PAL_CACHE_ME
+      b({0x03, 0x00, 0x00, 0x00}),     // lz_plt.data_size u32
+      b({uint8_t(plt + 12), 0x00, 0x00, 0x00}),  // palette -> after the data
+      b({0xaa, 0xbb, 0xcc}),                     // data
+      b({0x99, 0, 0, 0, 0, 0, 0, 0}),            // palette.unique u64
+      b({0x02, 0x00}),                           // palette.num_ents u16
+      b({0x33, 0x22, 0x11, 0x00, 0x66, 0x55, 0x44, 0x00}),
+  });
+  EXPECT_EQ(out, expected);
+  out.clear();
+  display_draw_copy(out, 0, Rect{10, 20, 2, 1}, 5, img, false, PaletteSend::from_cache);
+  expected = cat({
+      Bytes(expected.begin(), expected.begin() + long(plt)),
+      b({0x06}),                                 // TOP_DOWN | PAL_FROM_CACHE
+      b({0x03, 0x00, 0x00, 0x00}),               // data_size
+      b({0x99, 0, 0, 0, 0, 0, 0, 0}),            // palette_id u64
+      b({0xaa, 0xbb, 0xcc}),
+  });
+  EXPECT_EQ(out, expected);
+}
+
+TEST(MsgBuild, DrawCopyJpegAlpha) {
+  encode::EncodedImage img;
+  img.codec = encode::ImageCodec::jpeg_alpha;
+  img.width = 2;
+  img.height = 1;
+  img.data = b({0xff, 0xd8, 0xff, 0xd9, 0x20});
+  img.jpeg_size = 4;
+  Bytes out;
+  display_draw_copy(out, 0, Rect{10, 20, 2, 1}, 5, img);
+  EXPECT_EQ(Bytes(out.begin() + 57 + 8, out.end()),
+            cat({b({0x6c, 0x00}),                          // type JPEG_ALPHA (108), flags
+                 b({0x02, 0, 0, 0}), b({0x01, 0, 0, 0}),   // width, height
+                 b({0x01}),                                // TOP_DOWN
+                 b({0x04, 0, 0, 0}), b({0x05, 0, 0, 0}),   // jpeg_size, data_size
+                 b({0xff, 0xd8, 0xff, 0xd9, 0x20})}));
+}
+
 TEST(MsgBuild, DrawCopyPointerIsRelativeToBodyStart) {
   encode::EncodedImage img;
   img.width = 2;

@@ -113,6 +113,17 @@ CLI::App* add_serve_command(CLI::App& app, ServeConfig& cfg) {
                   "link counts as LAN)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "always", "never"}));
+  cmd->add_option("--jpeg-wan-compression", cfg.jpeg_wan,
+                  "Under --image-compression auto, send photographic tiles as JPEG (lossy): "
+                  "always, never (QUIC, lossless), or auto (only on a WAN link, as the "
+                  "reference; there is no link test yet, so every link counts as LAN)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  cmd->add_option("--pixmap-cache", cfg.pixmap_cache,
+                  "Use the client's pixmap cache: tiles it still holds are drawn from it "
+                  "(FROM_CACHE) instead of being sent again; off sends every tile in full")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
   cmd->add_option("--link-timeout", cfg.link_timeout,
                   "Seconds a connection may take to complete the SPICE link")
       ->capture_default_str()
@@ -148,8 +159,8 @@ std::vector<encode::ImageCodec> engine_codecs(net::ImageCompression c) {
       return {encode::ImageCodec::lz4};
     case net::ImageCompression::quic:
       return {encode::ImageCodec::quic};
-    case net::ImageCompression::lz:
-      return {encode::ImageCodec::lz};
+    case net::ImageCompression::lz:  // spice-gtk takes LZ_PLT, spice-html5 only LZ_RGB
+      return {encode::ImageCodec::lz_plt};
     case net::ImageCompression::jpeg:
       return {encode::ImageCodec::jpeg};
     case net::ImageCompression::off:
@@ -222,6 +233,8 @@ int run_serve(const ServeConfig& cfg) {
   so.io = *io;
   so.compression = *compression;
   so.zlib_glz = *net::parse_wan_compression(cfg.zlib_glz);  // checked by CLI11
+  so.pixmap_cache = cfg.pixmap_cache == "on";
+  so.jpeg_wan = *net::parse_wan_compression(cfg.jpeg_wan);  // checked by CLI11
   so.video_codecs = *video_codecs;
   so.link_timeout = std::chrono::milliseconds(int64_t(cfg.link_timeout * 1000));
   if (cfg.port == 0 && cfg.tls_port == 0) return usage_error("--port 0 needs a --tls-port");

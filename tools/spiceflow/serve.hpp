@@ -29,6 +29,8 @@ struct ServeConfig {
   std::string log_level = "info";
   std::string image_compression = "auto";
   std::string zlib_glz = "auto";  ///< --zlib-glz-wan-compression: auto, always or never
+  std::string pixmap_cache = "on";  ///< --pixmap-cache: on or off
+  std::string jpeg_wan = "auto";    ///< --jpeg-wan-compression: auto, always or never
   double link_timeout = 10;
   std::string raster = "auto";
   std::string streaming_video = "filter";  ///< off, filter or all (engine::StreamingVideo)

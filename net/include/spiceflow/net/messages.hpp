@@ -70,9 +70,27 @@ void display_monitors_config(Bytes& out, std::span<const MonitorHead> heads, uin
 /// image descriptor (flags 0: not cached). raw -> SPICE_IMAGE_TYPE_BITMAP (32BIT,
 /// TOP_DOWN, no palette); lz4 -> SPICE_IMAGE_TYPE_LZ4; quic -> SPICE_IMAGE_TYPE_QUIC;
 /// lz -> SPICE_IMAGE_TYPE_LZ_RGB; jpeg -> SPICE_IMAGE_TYPE_JPEG (all four: BinaryData,
-/// data_size u32 + the encoder's bytes).
+/// data_size u32 + the encoder's bytes); lz_plt -> SPICE_IMAGE_TYPE_LZ_PLT (LZPLTData, its
+/// palette as `palette` says). `cache_me`: the descriptor's SPICE_IMAGE_FLAGS_CACHE_ME (the
+/// client keeps the decoded image under `image_id`).
+enum class PaletteSend {
+  inline_only,  ///< the palette in the message, not cached
+  cache_me,     ///< in the message with PAL_CACHE_ME: the client keeps it by its id
+  from_cache,   ///< PAL_FROM_CACHE: only its id (the client has it)
+};
 void display_draw_copy(Bytes& out, uint32_t surface_id, const Rect& box, uint64_t image_id,
-                       const encode::EncodedImage& image);
+                       const encode::EncodedImage& image, bool cache_me = false,
+                       PaletteSend palette = PaletteSend::inline_only);
+/// DRAW_COPY of the client's cached image `image_id` (width x height) onto `box`: a bare
+/// descriptor of type FROM_CACHE_LOSSLESS (`lossless`: the client must have it lossless,
+/// as it does when it was sent so) or FROM_CACHE.
+void display_draw_copy_from_cache(Bytes& out, uint32_t surface_id, const Rect& box,
+                                  uint64_t image_id, int32_t width, int32_t height, bool lossless);
+/// The most resources one INVAL_LIST carries (its count is a u16); more take several.
+inline constexpr size_t kMaxInvalListIds = 4096;
+/// INVAL_LIST: the client drops these pixmap cache ids (SPICE_RES_TYPE_PIXMAP each);
+/// at most kMaxInvalListIds.
+void display_inval_list(Bytes& out, std::span<const uint64_t> pixmap_ids);
 /// COPY_BITS: moves the pixels at `src_pos` to `box` within the surface (no clip).
 void display_copy_bits(Bytes& out, uint32_t surface_id, const Rect& box, Point src_pos);
 /// DRAW_FILL with a solid colour over `box` (no clip, rop PUT, no mask).

@@ -128,6 +128,13 @@ struct ServerOptions {
   IoBackend io = IoBackend::automatic;
   ImageCompression compression = ImageCompression::automatic;
   WanCompression zlib_glz = WanCompression::automatic;
+  /// Whether `auto` may send photographic tiles as JPEG (lossy), as QEMU's -spice
+  /// jpeg-wan-compression: always; never (QUIC, lossless); auto = only on a WAN link, so
+  /// never for now (every link counts as LAN, as for zlib_glz).
+  WanCompression jpeg_wan = WanCompression::automatic;
+  /// Tiles go to clients with a pixmap cache with CACHE_ME and repeats as FROM_CACHE
+  /// (`--pixmap-cache`; off: every tile is sent in full, for comparisons).
+  bool pixmap_cache = true;
   /// The server's video codec list (--video-codecs, spice_server_set_video_codecs), in
   /// order of preference; empty: every encoder backend in registry order. A client gets
   /// the first entry whose codec it decodes (reordered by its PREFERRED_VIDEO_CODEC_TYPE).
