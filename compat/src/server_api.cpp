@@ -13,6 +13,7 @@
 #include "abi.hpp"
 #include "agent_port.hpp"
 #include "host_mailbox.hpp"
+#include "stream_port.hpp"
 #include "vmc_port.hpp"
 #include "qxl_source.hpp"
 #include "qxl_worker.hpp"
@@ -201,6 +202,7 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
 SPICEFLOW_EXPORT void spice_server_destroy(SpiceServer* s) {
   if (!s) return;
   s->vmc_ports.clear();  // their channels leave the server while it runs
+  s->stream_port.reset();
   if (s->server) {
     s->server->stop();
     if (s->server_thread.joinable()) s->server_thread.join();
@@ -473,6 +475,7 @@ SPICEFLOW_EXPORT void spice_server_vm_start(SpiceServer* s) {
   for (auto& w : s->workers) w->start();
   if (s->agent) s->agent->set_running(true);
   for (auto& p : s->vmc_ports) p->set_running(true);
+  if (s->stream_port) s->stream_port->set_running(true);
 }
 
 SPICEFLOW_EXPORT void spice_server_vm_stop(SpiceServer* s) {
@@ -480,6 +483,7 @@ SPICEFLOW_EXPORT void spice_server_vm_stop(SpiceServer* s) {
   for (auto& w : s->workers) w->stop();
   if (s->agent) s->agent->set_running(false);
   for (auto& p : s->vmc_ports) p->set_running(false);
+  if (s->stream_port) s->stream_port->set_running(false);
 }
 
 SPICEFLOW_EXPORT int spice_server_get_num_clients(SpiceServer* s) {
