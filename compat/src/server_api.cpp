@@ -158,6 +158,12 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
   engine::DesktopOptions dopts;
   dopts.synthetic = "qxl";
   dopts.source.fps = 30;
+  // spice_server_set_streaming_video (QEMU's -spice streaming-video, Xspice's
+  // SpiceStreamingVideo): the engine's video detection in the reference's three modes.
+  dopts.streaming_video = s->streaming_video == SPICE_STREAM_VIDEO_OFF ? engine::StreamingVideo::off
+                          : s->streaming_video == SPICE_STREAM_VIDEO_ALL
+                              ? engine::StreamingVideo::all
+                              : engine::StreamingVideo::filter;
   auto source = std::make_unique<QxlSource>([s](const InputEvent& ev) {
     if (s->input) s->input->post(ev);
   });
@@ -377,8 +383,8 @@ SPICEFLOW_EXPORT int spice_server_set_streaming_video(SpiceServer* s, int value)
       value != SPICE_STREAM_VIDEO_FILTER) {
     return -1;
   }
-  if (value != SPICE_STREAM_VIDEO_OFF) {
-    s->once.warn("streaming video", "video streams are not implemented yet; sending images");
+  if (s->initialised) {
+    s->once.warn("streaming video", "set after spice_server_init: kept, not applied");
   }
   s->streaming_video = value;
   return 0;
