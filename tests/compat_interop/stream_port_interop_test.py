@@ -22,6 +22,10 @@ CASE garbage: MJPEG, but after 10 frames the host writes a DATA header claiming 
               message of an unknown type: the server answers NOTIFY_ERROR, closes the port
               (state 0), and when the agent reopens it, asks for a new stream; the client
               ends with the last frame as in the mjpeg case.
+CASE qemu:    unmodified QEMU (SeaBIOS, no agent in the guest) with the port on a
+              virtserialport: the guest never opens it, so no stream display appears
+              (display 1 never shows a surface) and display 0 shows QEMU's picture, equal
+              on both libraries (the server-side picture is the fallback).
 
 The same host binary runs on our library (LD_LIBRARY_PATH=LIB_DIR) and on the reference; both
 outcomes are reported. Ours must pass every check; the reference's PSNR is printed next to it.
@@ -36,7 +40,8 @@ import subprocess
 import sys
 import time
 
-from hosts_interop_test import REFERENCE_LIB, SKIP, free_port, log, prerequisites
+from hosts_interop_test import (SKIP, Qemu, check_library, free_port, log, matches,
+                                prerequisites, settled_pictures)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT = os.path.join(HERE, "..", "interop", "spice_client.py")
@@ -198,18 +203,67 @@ def check(name, case, host, client, ppm, frames):
     return problems, value, behind
 
 
+def watch(port, channel_id, secs, ppm=None):
+    """spice_client.py watch on display `channel_id`: (exit code, report)."""
+    env = dict(os.environ)
+    env.pop("LD_LIBRARY_PATH", None)
+    args = ["/usr/bin/python3", CLIENT, "watch", "127.0.0.1", str(port), str(secs),
+            "--channel-id", str(channel_id)] + (["--out", ppm] if ppm else [])
+    r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=secs + 60)
+    try:
+        return r.returncode, json.loads(r.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return r.returncode, {}
+
+
+def case_qemu(lib_dir, out_dir):
+    extra = ["-device", "virtio-serial", "-chardev",
+             "spiceport,id=stream,name=org.spice-space.stream.0",
+             "-device", "virtserialport,chardev=stream,name=org.spice-space.stream.0"]
+    want = None
+    for name, lib in (("reference", None), ("spiceflow", lib_dir)):
+        with Qemu(name, lib, out_dir, extra=extra) as q:
+            check_library(q, lib is not None, lib_dir)
+            # Display 0: QEMU's picture (the reference's settled screen, then ours must
+            # reach one of its pictures, as the screenshot case checks).
+            if want is None:
+                want = set(settled_pictures(q, out_dir, name))
+                ok = bool(want)
+            else:
+                ok = matches(q, want, out_dir, name)
+            code1, r1 = watch(q.port, 1, 2)
+            alive = q.alive()
+        log("%s: display 0 %s; display 1: exit %d, %s" % (
+            name, "matches the reference's settled picture" if ok else "DIFFERS", code1,
+            r1.get("primary") or "no surface"))
+        if not alive:
+            log("FAIL: %s: QEMU died" % name)
+            return 1
+        if code1 != 2 or r1.get("primary"):
+            log("FAIL: %s: display 1 showed a surface without an agent" % name)
+            return 1
+        if not ok:
+            log("FAIL: %s: display 0 did not show the reference's picture" % name)
+            return 1
+    log("PASS")
+    return 0
+
+
 def main():
     if len(sys.argv) < 4:
         print(__doc__)
         return 2
     lib_dir, host_bin, case = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
     out_dir = os.path.abspath(sys.argv[4] if len(sys.argv) > 4 else "stream_port_out")
-    if case not in ("mjpeg", "h264", "garbage"):
+    if case not in ("mjpeg", "h264", "garbage", "qemu"):
         print(__doc__)
         return 2
-    skip = prerequisites(lib_dir, tools=("ffmpeg",))
+    skip = prerequisites(lib_dir, tools=("qemu-system-x86_64",) if case == "qemu" else ("ffmpeg",))
     if skip is not None:
         return skip
+    if case == "qemu":
+        os.makedirs(out_dir, exist_ok=True)
+        return case_qemu(lib_dir, out_dir)
     try:
         import numpy  # noqa: F401
     except ImportError:
