@@ -94,7 +94,7 @@ std::shared_ptr<const engine::CursorState> GuestStream::cursor() const {
 
 bool GuestStream::has_room() const {
   std::lock_guard lock(mu_);
-  const bool room = queued_frames_locked() < kMaxQueuedFrames;
+  const bool room = !full_locked();
   if (!room) was_full_ = true;  // the host stops reading: Hooks::room when it may again
   return room;
 }
@@ -104,13 +104,17 @@ size_t GuestStream::clients() const {
   return readers_.size();
 }
 
-// Frames the slowest reader has not taken yet.
-size_t GuestStream::queued_frames_locked() const {
+// Frames (and their bytes) the slowest reader has not taken yet, against the bounds.
+bool GuestStream::full_locked() const {
   uint64_t oldest = next_seq_;
   for (const auto& [id, r] : readers_) oldest = std::min(oldest, r.next);
-  return size_t(std::count_if(items_.begin(), items_.end(), [&](const Item& i) {
-    return i.kind == Item::frame && i.seq >= oldest;
-  }));
+  size_t frames = 0, bytes = 0;
+  for (const auto& i : items_) {
+    if (i.kind != Item::frame || i.seq < oldest) continue;
+    ++frames;
+    bytes += i.data->size();
+  }
+  return frames >= kMaxQueuedFrames || bytes >= kMaxQueuedBytes;
 }
 
 void GuestStream::trim_locked() {
@@ -165,7 +169,7 @@ void GuestStream::leave(uint64_t reader) {
     std::lock_guard lock(mu_);
     if (!readers_.erase(reader)) return;
     trim_locked();
-    if (was_full_ && queued_frames_locked() < kMaxQueuedFrames) {
+    if (was_full_ && !full_locked()) {
       was_full_ = false;
       room = hooks_.room;
     }
@@ -187,7 +191,7 @@ std::vector<GuestStream::Item> GuestStream::take(uint64_t reader, size_t max) {
       out.push_back(item);
       it->second.next = item.seq + 1;
     }
-    const bool full = queued_frames_locked() >= kMaxQueuedFrames;
+    const bool full = full_locked();
     trim_locked();
     if (full) {
       was_full_ = true;

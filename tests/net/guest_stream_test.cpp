@@ -92,6 +92,21 @@ TEST(GuestStream, TheSlowestReaderHoldsTheHostBack) {
   EXPECT_EQ(rec.rooms, 2);
 }
 
+TEST(GuestStream, QueuedBytesAreBoundedToo) {
+  GuestStream s(1);
+  Recorder rec;
+  rec.attach(s);
+  s.set_format({SPICE_VIDEO_CODEC_TYPE_MJPEG, 8, 8});
+  const uint64_t r = s.join({}, nullptr);
+  const size_t big = GuestStream::kMaxQueuedBytes / 3 + 1;
+  EXPECT_TRUE(s.push_frame(std::vector<uint8_t>(big, 1)));
+  EXPECT_TRUE(s.push_frame(std::vector<uint8_t>(big, 2)));
+  EXPECT_FALSE(s.push_frame(std::vector<uint8_t>(big, 3)));  // 3 frames, over the bytes
+  EXPECT_EQ(s.take(r, 1).size(), 1u);
+  EXPECT_TRUE(s.has_room());
+  EXPECT_EQ(rec.rooms, 1);
+}
+
 TEST(GuestStream, ClientsHookCarriesTheCodecsEveryClientDecodes) {
   GuestStream s(1);
   Recorder rec;

@@ -34,6 +34,10 @@ class GuestStream {
   /// quarter second at 30 fps, enough to ride out one slow socket write without making
   /// the agent wait on every frame.
   static constexpr size_t kMaxQueuedFrames = 8;
+  /// ... or once this many bytes of frames wait: the guest is not trusted, and 8 frames at
+  /// the protocol's 32 MiB limit would hold 256 MiB here; real frames are far smaller (a
+  /// 4K H.264 keyframe is a few MiB), so this only bounds a hostile agent.
+  static constexpr size_t kMaxQueuedBytes = 64 * 1024 * 1024;
 
   struct Format {
     uint8_t codec = 0;  ///< a SPICE_VIDEO_CODEC_TYPE_* value
@@ -72,7 +76,7 @@ class GuestStream {
   /// The agent's cursor: a new shape (shown, at the last position) or a new position.
   void set_cursor_shape(std::shared_ptr<const CursorShape> shape);
   void move_cursor(Point pos);
-  /// Whether every client is less than kMaxQueuedFrames frames behind.
+  /// Whether every client is less than kMaxQueuedFrames frames (and kMaxQueuedBytes) behind.
   bool has_room() const;
   /// Clients connected now.
   size_t clients() const;
@@ -92,7 +96,7 @@ class GuestStream {
   void set_notifier(std::function<void()> notify);
 
  private:
-  size_t queued_frames_locked() const;
+  bool full_locked() const;
   void trim_locked();
   std::vector<uint8_t> codecs_locked() const;
   void append(Item item);
