@@ -8,7 +8,7 @@ CASE 360p: ffplay plays FFmpeg's testsrc2 (a moving test picture with a frame co
 CASE 720p: the same at 1280x720 from (0, 0), clipped by the screen.
 Three Xspice runs (hosts_interop_test.Xspice: Xorg + spiceqxl + an xterm): the reference
 and spiceflow with SpiceStreamingVideo "filter" (the default), and spiceflow with "all"
-(every steadily changing area streams). Each plays VIDEO_SECS of video, then ffplay holds its last frame (number VIDEO_SECS * FPS - 1). One
+(every steadily changing area streams). Each plays VIDEO_SECS of video with the pointer moved off it, then ffplay holds its last frame (number VIDEO_SECS * FPS - 1). One
 spice-client-glib session (spice_client.py watch) runs from WARMUP_SECS after ffplay
 starts until TAIL_SECS after the video ended, and reports:
 - the display channel's bytes over the session (the same wall-clock window on both);
@@ -18,11 +18,14 @@ starts until TAIL_SECS after the video ended, and reports:
   frame the client showed, i.e. the video's last frame;
 - the picture at the end, when nothing moves.
 The reference sends the video losslessly (GLZ), so its final picture is X's picture of the
-last frame exactly: it is the ground truth. (FFmpeg's own rendering of the source is not:
-ffplay's YUV->RGB through SDL upsamples chroma differently, 29.5 dB on this content even
-for the lossless reference.) Checked: nobody crashed, the client saw no error, and
-spiceflow's final picture (both modes) equals the reference's pixel for pixel (X's software
-pointer, drawn in neither, aside). Measured and printed per spiceflow mode: display bytes and
+last frame exactly: spiceflow's final picture must equal it. A picture while streaming is
+identified among the video's last SOURCE_MATCH frames as FFmpeg renders them (testsrc2 draws
+a frame counter; neighbouring frames differ by < 21 dB) and its PSNR is measured against
+that rendering; FFmpeg's YUV->RGB differs slightly from ffplay's through SDL, so even the
+lossless reference's picture measures only ~40.7 dB: that ceiling is printed beside it.
+spice-gtk's H.264 decoder holds one frame back, so the last streamed picture is the frame
+before the last. Checked: nobody crashed, the client saw no error, and
+spiceflow's final picture (both modes) equals the reference's pixel for pixel. Measured and printed per spiceflow mode: display bytes and
 their ratio to the reference's, the PSNR of the last large picture of the video area against
 the reference's final one, and whether the video was streamed. The issue's target (a stream, <= TARGET_RATIO
 x the reference's bytes, >= TARGET_PSNR_DB) is printed as "target met: ..."; it is asserted
@@ -48,6 +51,37 @@ WARMUP_SECS = 2.0  # ffplay's start and the first frames, before the client conn
 TAIL_SECS = 4.0    # after the video ended: streams end, the picture turns lossless
 TARGET_RATIO = 0.25
 TARGET_PSNR_DB = 38.0
+
+
+# How FFmpeg renders the source closest to what ffplay shows through SDL (bicubic chroma,
+# full chroma interpolation): 40.7 dB against the reference's lossless picture of the same
+# frame (the default conversion gives 29.5 dB), so this is the PSNR method's ceiling.
+SOURCE_SWS_FLAGS = "bicubic+full_chroma_int+accurate_rnd"
+SOURCE_MATCH = 12  # the last source frames a streamed picture is identified among
+
+
+def source_tail(case, out_dir):
+    """The video's last SOURCE_MATCH frames as FFmpeg renders them (RGB), last first."""
+    (w, h) = CASES[case]["size"]
+    path = os.path.join(out_dir, "tail.rgb")
+    first = VIDEO_SECS * FPS - SOURCE_MATCH
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=%dx%d:rate=%d:duration=%d,format=yuv420p"
+                    % (w, h, FPS, VIDEO_SECS), "-vf", "select=gte(n\\,%d)" % first,
+                    "-vsync", "0", "-sws_flags", SOURCE_SWS_FLAGS, "-pix_fmt", "rgb24",
+                    "-f", "rawvideo", path], check=True)
+    data = open(path, "rb").read()
+    n = w * h * 3
+    frames = [data[i:i + n] for i in range(0, len(data) - n + 1, n)]
+    return list(reversed(frames))
+
+
+def identify(picture, tail, case):
+    """(frames before the last, PSNR) of the source frame `picture`'s video area shows."""
+    (sw, sh), (x, y, w, h) = CASES[case]["size"], video_area(case)
+    scores = [psnr(picture, crop(f, sw, 0, 0, w, h)) for f in tail]
+    best = max(range(len(scores)), key=lambda i: scores[i])
+    return best, scores[best]
 
 
 def read_ppm(path):
@@ -100,6 +134,15 @@ def run(name, lib, lib_dir, case, out_dir, streaming):
         check_library(x, lib is not None, lib_dir)
         env = dict(os.environ, DISPLAY=":%d" % x.display)
         env.pop("LD_LIBRARY_PATH", None)
+        # The pointer to the screen's corner, off the video, as a viewer leaves it: X's
+        # software pointer over the video makes X read back the area under it (update_area)
+        # on every frame, which the reference ignores and spiceflow answers with extra
+        # passes of its pipeline.
+        cenv = dict(os.environ)
+        cenv.pop("LD_LIBRARY_PATH", None)
+        subprocess.run(["/usr/bin/python3", CLIENT, "input", "127.0.0.1", str(x.port), "--move",
+                        "%d,%d" % (SCREEN[0] - 5, SCREEN[1] - 5)],
+                       env=cenv, capture_output=True, timeout=30)
         player = subprocess.Popen(
             ["ffplay", "-loglevel", "error", "-an", "-noborder", "-f", "lavfi", "-i",
              "testsrc2=size=%dx%d:rate=%d:duration=%d" % (size[0], size[1], FPS, VIDEO_SECS),
@@ -111,8 +154,6 @@ def run(name, lib, lib_dir, case, out_dir, streaming):
             secs = VIDEO_SECS - WARMUP_SECS + TAIL_SECS
             shot = os.path.join(out_dir, "%s-stream.ppm" % name)
             final = os.path.join(out_dir, "%s-final.ppm" % name)
-            cenv = dict(os.environ)
-            cenv.pop("LD_LIBRARY_PATH", None)
             client = subprocess.run(
                 ["/usr/bin/python3", CLIENT, "watch", "127.0.0.1", str(x.port), str(secs),
                  "--out", final, "--top-rects", "3", "--stream-out", shot],
@@ -144,7 +185,7 @@ def main():
         return 2
     lib_dir, case = os.path.abspath(sys.argv[1]), sys.argv[2]
     out_dir = os.path.abspath(sys.argv[3] if len(sys.argv) > 3 else "xspice_video_out")
-    skip = prerequisites(lib_dir, tools=("Xorg", "xterm", "xdpyinfo", "ffplay"),
+    skip = prerequisites(lib_dir, tools=("Xorg", "xterm", "xdpyinfo", "ffplay", "ffmpeg"),
                          files=(XSPICE_DRIVER,))
     if skip is not None:
         return skip
@@ -154,6 +195,7 @@ def main():
         log("SKIP: needs numpy")
         return SKIP
     os.makedirs(out_dir, exist_ok=True)
+    tail = source_tail(case, out_dir)
     results = {}
     # The reference and spiceflow in the default mode (filter), and spiceflow with "all"
     # (every steadily changing area streams: what the filter's video test does not let
@@ -179,28 +221,31 @@ def main():
     x, y, w, h = video_area(case)
     rw, rh, truth = read_ppm(ref["final"])
     truth_video = crop(truth, rw, x, y, w, h)
+    ceiling_at, ceiling = identify(truth_video, tail, case)
+    log("%s reference: final picture = source frame %d before the last at %.1f dB (the "
+        "PSNR method's ceiling: a lossless picture against FFmpeg's rendering)"
+        % (case, ceiling_at, ceiling))
     met = False
     for name in ("spiceflow", "spiceflow-all"):
         r = results[name]
         ow, oh, final = read_ppm(r["final"])
         box = differing_box(final, truth, rw, rh) if (ow, oh) == (rw, rh) else (0, 0, ow, oh)
-        # X's software pointer is drawn into its framebuffer, not sent: at most a 24x24 box.
-        if box and not (box[2] <= 24 and box[3] <= 24):
+        if box:
             log("FAIL: %s: the final picture differs from the reference's in %s" % (name, box))
             failed = True
-        value = None
+        value, at = None, None
         if r["shot"]:
             sw, sh, shot = read_ppm(r["shot"])
-            value = psnr(crop(shot, sw, x, y, w, h), truth_video)
+            at, value = identify(crop(shot, sw, x, y, w, h), tail, case)
         ratio = r["display_bytes"] / max(1, ref["display_bytes"])
         streamed = any(t[2] * t[3] >= w * h // 2 and t[4] >= FPS for t in (r["top_rects"] or []))
         ok = streamed and ratio <= TARGET_RATIO and value is not None and value >= TARGET_PSNR_DB
         met = met or (ok and name == "spiceflow")
         log("%s %s: display bytes %d / reference %d = %.3fx (target <= %.2fx); last large "
-            "picture of the video area vs the reference's final (the last frame): %s dB at %s s; "
+            "picture of the video area (at %s s) = source frame %s before the last at %s dB; "
             "streamed the video: %s (top invalidates %s); target met: %s"
             % (case, name, r["display_bytes"], ref["display_bytes"], ratio, TARGET_RATIO,
-               "%.1f" % value if value is not None else "-", r["stream_shot_t"], streamed,
+               r["stream_shot_t"], at, "%.1f" % value if value is not None else "-", streamed,
                r["top_rects"], ok))
     if os.environ.get("SPICEFLOW_XSPICE_VIDEO_STRICT") == "1" and not met:
         log("FAIL: the issue's target is not met (SPICEFLOW_XSPICE_VIDEO_STRICT=1)")
