@@ -30,6 +30,8 @@ PACKAGES=(
   qemu-system-x86 seabios xserver-xspice xterm xfonts-base x11-utils
   # ... and its guest agent (Xspice --vdagent), with X's clipboard read and written by xclip
   spice-vdagent xclip
+  # the streaming agent's test recordings (ffmpeg) and Xspice's video player (ffplay)
+  ffmpeg
 )
 
 missing=()

@@ -13,11 +13,15 @@
 #include "qxl_worker.hpp"
 #include "reds.hpp"
 #include "spiceflow/core/log.hpp"
+#include "stream_port.hpp"
 #include "vmc_port.hpp"
 
 using namespace spiceflow;
 
 namespace {
+
+// The streaming agent's port (spice-streaming-agent; stream_port.hpp).
+constexpr std::string_view kStreamPortName = "org.spice-space.stream.0";
 
 bool version_ok(const SpiceBaseInterface* sif, uint32_t major, uint32_t minor) {
   return sif->major_version == major && sif->minor_version <= minor;
@@ -101,11 +105,12 @@ SPICEFLOW_EXPORT int spice_server_add_interface(SpiceServer* s, SpiceBaseInstanc
     st->subtype = dev->subtype ? dev->subtype : "";
     const bool vdagent = st->subtype == "vdagent";
     // As the reference: ports are SPICE_CHANNEL_PORT channels, but the WebDAV port (folder
-    // sharing) is a SPICE_CHANNEL_WEBDAV one and the streaming agent's is not served here.
+    // sharing) is a SPICE_CHANNEL_WEBDAV one and the streaming agent's is a display stream.
     const std::string_view port_name = dev->portname ? dev->portname : "";
-    const bool port = st->subtype == "port" && port_name != "org.spice-space.stream.0";
+    const bool stream = st->subtype == "port" && port_name == kStreamPortName && !s->stream_port;
+    const bool port = st->subtype == "port" && port_name != kStreamPortName;
     if (vdagent && s->agent->attached()) return refuse(s, type, "a vdagent is already attached");
-    if (!vdagent && !port) {
+    if (!vdagent && !port && !stream) {
       // Registered but not opened: we never call state(1), so the host treats the port as
       // closed (guest writes are discarded by QEMU) until pass-through exists for it.
       s->once.warn("char device " + st->subtype + " " + std::string(port_name),
@@ -117,6 +122,10 @@ SPICEFLOW_EXPORT int spice_server_add_interface(SpiceServer* s, SpiceBaseInstanc
     if (vdagent) {
       state->device = s->agent.get();
       s->agent->attach(dev);
+    } else if (stream) {
+      s->stream_port = std::make_unique<compat::StreamPort>(s->core, *s->server, *s->mailbox, dev);
+      s->stream_port->set_running(s->vm_running);
+      state->device = s->stream_port.get();
     } else if (port) {
       const uint8_t channel =
           port_name == "org.spice-space.webdav.0" ? SPICE_CHANNEL_WEBDAV : SPICE_CHANNEL_PORT;
@@ -204,6 +213,7 @@ SPICEFLOW_EXPORT int spice_server_remove_interface(SpiceBaseInstance* sin) {
     RedsState* s = dev->st->reds;
     if (s->agent && s->agent->device() == dev) s->agent->detach();
     std::erase_if(s->vmc_ports, [dev](const auto& p) { return p->device() == dev; });
+    if (s->stream_port && s->stream_port->device() == dev) s->stream_port.reset();
     std::erase_if(s->char_devices, [dev](const auto& st) { return st->instance == dev; });
     dev->st = nullptr;
     return 0;
@@ -249,6 +259,7 @@ SPICEFLOW_EXPORT void spice_server_port_event(SpiceCharDeviceInstance* sin, uint
   for (auto& p : sin->st->reds->vmc_ports) {
     if (p->device() == sin) p->port_event(event);
   }
+  if (auto& sp = sin->st->reds->stream_port; sp && sp->device() == sin) sp->port_event(event);
 }
 
 SPICEFLOW_EXPORT const char** spice_server_char_device_recognized_subtypes(void) {

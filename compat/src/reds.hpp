@@ -28,6 +28,7 @@ class CharDevice;
 class HostMailbox;
 class VmcPort;
 class QxlSource;
+class StreamPort;
 class QxlWorker;
 class Recorder;
 }  // namespace spiceflow::compat
@@ -95,6 +96,9 @@ struct RedsState {
   std::unique_ptr<spiceflow::compat::AgentPort> agent;
   /// "port" char devices, each a SPICE_CHANNEL_PORT (or _WEBDAV) channel.
   std::vector<std::unique_ptr<spiceflow::compat::VmcPort>> vmc_ports;
+  /// The streaming agent's port (org.spice-space.stream.0), when one is registered: its
+  /// stream is display channel 1.
+  std::unique_ptr<spiceflow::compat::StreamPort> stream_port;
   std::vector<std::unique_ptr<SpicePlaybackState>> playbacks;
   std::vector<std::unique_ptr<SpiceRecordState>> records;
   SpiceMigrateInstance* migration = nullptr;

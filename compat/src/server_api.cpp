@@ -13,6 +13,7 @@
 #include "abi.hpp"
 #include "agent_port.hpp"
 #include "host_mailbox.hpp"
+#include "stream_port.hpp"
 #include "vmc_port.hpp"
 #include "qxl_source.hpp"
 #include "qxl_worker.hpp"
@@ -164,6 +165,12 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
   // No codec before a client asks: spice-gtk takes GLZ here (AUTO_GLZ, the default), which
   // its display channel encodes per client; others acquire theirs when they connect.
   dopts.codecs.clear();
+  // spice_server_set_streaming_video (QEMU's -spice streaming-video, Xspice's
+  // SpiceStreamingVideo): the engine's video detection in the reference's three modes.
+  dopts.streaming_video = s->streaming_video == SPICE_STREAM_VIDEO_OFF ? engine::StreamingVideo::off
+                          : s->streaming_video == SPICE_STREAM_VIDEO_ALL
+                              ? engine::StreamingVideo::all
+                              : engine::StreamingVideo::filter;
   auto source = std::make_unique<QxlSource>([s](const InputEvent& ev) {
     if (s->input) s->input->post(ev);
   });
@@ -208,6 +215,7 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
 SPICEFLOW_EXPORT void spice_server_destroy(SpiceServer* s) {
   if (!s) return;
   s->vmc_ports.clear();  // their channels leave the server while it runs
+  s->stream_port.reset();
   if (s->server) {
     s->server->stop();
     if (s->server_thread.joinable()) s->server_thread.join();
@@ -382,8 +390,8 @@ SPICEFLOW_EXPORT int spice_server_set_streaming_video(SpiceServer* s, int value)
       value != SPICE_STREAM_VIDEO_FILTER) {
     return -1;
   }
-  if (value != SPICE_STREAM_VIDEO_OFF) {
-    s->once.warn("streaming video", "video streams are not implemented yet; sending images");
+  if (s->initialised) {
+    s->once.warn("streaming video", "set after spice_server_init: kept, not applied");
   }
   s->streaming_video = value;
   return 0;
@@ -480,6 +488,7 @@ SPICEFLOW_EXPORT void spice_server_vm_start(SpiceServer* s) {
   for (auto& w : s->workers) w->start();
   if (s->agent) s->agent->set_running(true);
   for (auto& p : s->vmc_ports) p->set_running(true);
+  if (s->stream_port) s->stream_port->set_running(true);
 }
 
 SPICEFLOW_EXPORT void spice_server_vm_stop(SpiceServer* s) {
@@ -487,6 +496,7 @@ SPICEFLOW_EXPORT void spice_server_vm_stop(SpiceServer* s) {
   for (auto& w : s->workers) w->stop();
   if (s->agent) s->agent->set_running(false);
   for (auto& p : s->vmc_ports) p->set_running(false);
+  if (s->stream_port) s->stream_port->set_running(false);
 }
 
 SPICEFLOW_EXPORT int spice_server_get_num_clients(SpiceServer* s) {

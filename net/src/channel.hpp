@@ -74,6 +74,7 @@ class ChannelClient {
   /// Called once after the link succeeded; `leftover` holds bytes that arrived already.
   void begin();
   uint8_t channel_type() const { return link_.channel_type; }
+  uint8_t channel_id() const { return link_.channel_id; }
   uint32_t session_id() const { return session_id_; }
   int desktop_index() const { return desktop_; }
   const std::string& name() const { return peer_->name(); }
@@ -145,6 +146,19 @@ std::unique_ptr<ChannelClient> make_display_channel(ServerContext& ctx,
                                                     std::unique_ptr<Peer> peer,
                                                     const LinkMess& link, uint32_t session_id,
                                                     int desktop);
+class GuestStream;
+/// Display channel GuestStream::channel_id(): the guest's own video stream.
+std::unique_ptr<ChannelClient> make_guest_stream_channel(ServerContext& ctx,
+                                                         std::unique_ptr<Peer> peer,
+                                                         const LinkMess& link, uint32_t session_id,
+                                                         int desktop,
+                                                         std::shared_ptr<GuestStream> stream);
+/// Cursor channel GuestStream::channel_id(): the streaming agent's cursor.
+std::unique_ptr<ChannelClient> make_guest_cursor_channel(ServerContext& ctx,
+                                                         std::unique_ptr<Peer> peer,
+                                                         const LinkMess& link, uint32_t session_id,
+                                                         int desktop,
+                                                         std::shared_ptr<GuestStream> stream);
 std::unique_ptr<ChannelClient> make_inputs_channel(ServerContext& ctx, std::unique_ptr<Peer> peer,
                                                    const LinkMess& link, uint32_t session_id,
                                                    int desktop);

@@ -1,12 +1,18 @@
 // The cursor channel: CURSOR_INIT with the desktop's pointer (shape, position, visibility),
 // then CURSOR_SET when the shape changes or the pointer reappears, CURSOR_MOVE when only
-// the position changes (server mouse mode), CURSOR_HIDE when the source hides it. Like
-// the display channel it pulls the newest published state, so nothing queues up.
+// the position changes (server mouse mode), CURSOR_HIDE when the source hides it. The guest
+// stream's cursor channel (id GuestStream::channel_id()) serves the streaming agent's cursor
+// the same way. Like the display channel it pulls the newest published state, so nothing
+// queues up.
 #include <spice/enums.h>
 #include <spice/protocol.h>
 
+#include <cstring>
+#include <functional>
+
 #include "channel.hpp"
 #include "spiceflow/core/log.hpp"
+#include "spiceflow/net/guest_stream.hpp"
 
 namespace spiceflow::net {
 
@@ -31,13 +37,16 @@ msg::CursorShape to_wire(const CursorShape& shape) {
 
 class CursorChannel final : public ChannelClient {
  public:
-  using ChannelClient::ChannelClient;
+  using State = std::function<std::shared_ptr<const engine::CursorState>()>;
+  CursorChannel(ServerContext& ctx, std::unique_ptr<Peer> peer, const LinkMess& link,
+                uint32_t session_id, int desktop, State state)
+      : ChannelClient(ctx, std::move(peer), link, session_id, desktop), state_(std::move(state)) {}
   void on_update() override { pump(); }
 
  protected:
   void start() override {
     start_acks(kAckWindow);
-    const auto state = ctx_.desktop(desktop_).cursor();
+    const auto state = state_();
     msg::Bytes body;
     if (state->shape && state->shape->pixels && state->shape->pixels->width() <= 512 &&
         state->shape->pixels->height() <= 512) {
@@ -60,7 +69,7 @@ class CursorChannel final : public ChannelClient {
  private:
   void pump() {
     if (!can_send()) return;
-    const auto state = ctx_.desktop(desktop_).cursor();
+    const auto state = state_();
     if (state->version == sent_.version) return;
     msg::Bytes body;
     if (!state->visible) {
@@ -75,6 +84,7 @@ class CursorChannel final : public ChannelClient {
     sent_ = *state;
   }
 
+  State state_;  // the desktop's cursor, or the guest stream's
   engine::CursorState sent_;
 };
 
@@ -83,7 +93,18 @@ class CursorChannel final : public ChannelClient {
 std::unique_ptr<ChannelClient> make_cursor_channel(ServerContext& ctx, std::unique_ptr<Peer> peer,
                                                    const LinkMess& link, uint32_t session_id,
                                                    int desktop) {
-  return std::make_unique<CursorChannel>(ctx, std::move(peer), link, session_id, desktop);
+  engine::Desktop& d = ctx.desktop(desktop);
+  return std::make_unique<CursorChannel>(ctx, std::move(peer), link, session_id, desktop,
+                                         [&d] { return d.cursor(); });
+}
+
+std::unique_ptr<ChannelClient> make_guest_cursor_channel(ServerContext& ctx,
+                                                         std::unique_ptr<Peer> peer,
+                                                         const LinkMess& link, uint32_t session_id,
+                                                         int desktop,
+                                                         std::shared_ptr<GuestStream> stream) {
+  return std::make_unique<CursorChannel>(ctx, std::move(peer), link, session_id, desktop,
+                                         [stream] { return stream->cursor(); });
 }
 
 }  // namespace spiceflow::net

@@ -19,6 +19,7 @@
 #include "channel.hpp"
 #include "spiceflow/core/bytes.hpp"
 #include "spiceflow/core/log.hpp"
+#include "spiceflow/net/guest_stream.hpp"
 #include "vmc_registry.hpp"
 
 namespace spiceflow::net {
@@ -165,6 +166,9 @@ struct Server::Impl final : ServerContext {
   // Audio streams the host attached (set_playback / set_record). Loop thread.
   std::shared_ptr<PlaybackStream> playback;
   std::shared_ptr<RecordStream> record;
+  // The guest's own video stream (set_guest_stream), served as display channel
+  // guest_stream->channel_id(). Loop thread.
+  std::shared_ptr<GuestStream> guest_stream;
 
   ServerStats live;  // loop thread only
   mutable std::mutex stats_mu;
@@ -180,6 +184,7 @@ struct Server::Impl final : ServerContext {
     // The host may outlive us and keep calling its streams: no more wake-ups into this loop.
     if (playback) playback->set_notifier(nullptr);
     if (record) record->set_notifier(nullptr);
+    if (guest_stream) guest_stream->set_notifier(nullptr);
     channels.clear();
     links.clear();
     for (auto& l : listeners) {
@@ -203,16 +208,62 @@ struct Server::Impl final : ServerContext {
         {SPICE_CHANNEL_DISPLAY, 0}, {SPICE_CHANNEL_INPUTS, 0}, {SPICE_CHANNEL_CURSOR, 0}};
     if (playback) list.push_back({SPICE_CHANNEL_PLAYBACK, 0});
     if (record) list.push_back({SPICE_CHANNEL_RECORD, 0});
+    if (guest_stream) {
+      list.push_back({SPICE_CHANNEL_DISPLAY, guest_stream->channel_id()});
+      list.push_back({SPICE_CHANNEL_CURSOR, guest_stream->channel_id()});
+    }
     for (const auto& c : vmc_channels.channels()) list.push_back(c);
     return list;
   }
   bool serves(uint8_t type, uint8_t id) const {
+    if (is_guest_stream(type, id)) return true;
     const bool fixed = type == SPICE_CHANNEL_MAIN || type == SPICE_CHANNEL_DISPLAY ||
                        type == SPICE_CHANNEL_INPUTS || type == SPICE_CHANNEL_CURSOR ||
                        (type == SPICE_CHANNEL_PLAYBACK && playback) ||
                        (type == SPICE_CHANNEL_RECORD && record);
     return fixed ? id == 0 : vmc_channels.find(type, id) != nullptr;
   }
+  bool is_guest_stream(uint8_t type, uint8_t id) const {
+    return guest_stream && (type == SPICE_CHANNEL_DISPLAY || type == SPICE_CHANNEL_CURSOR) &&
+           id == guest_stream->channel_id() && id != 0;
+  }
+
+  // Loop thread: `stream` replaces the guest stream; the old one's clients are closed.
+  void attach_guest_stream(std::shared_ptr<GuestStream> stream) {
+    if (guest_stream == stream) return;
+    if (guest_stream) {
+      guest_stream->set_notifier(nullptr);
+      const uint8_t id = guest_stream->channel_id();
+      for (auto& [ptr, ch] : channels) {
+        if (is_guest_channel(*ch, id)) {
+          ch->disconnect("the host removed the guest stream");
+        }
+      }
+    }
+    guest_stream = std::move(stream);
+    if (!guest_stream) return;
+    const uint8_t id = guest_stream->channel_id();
+    guest_stream->set_notifier([this, id] {
+      loop_->post([this, id] {
+        for (auto& [ptr, ch] : channels) {
+          if (is_guest_channel(*ch, id)) {
+            ch->on_update();
+          }
+        }
+      });
+    });
+    for (auto& [ptr, ch] : channels) {
+      if (ch->channel_type() != SPICE_CHANNEL_MAIN) continue;
+      ch->on_channel_added({SPICE_CHANNEL_DISPLAY, id});
+      ch->on_channel_added({SPICE_CHANNEL_CURSOR, id});
+    }
+  }
+  static bool is_guest_channel(const ChannelClient& ch, uint8_t id) {
+    return (ch.channel_type() == SPICE_CHANNEL_DISPLAY ||
+            ch.channel_type() == SPICE_CHANNEL_CURSOR) &&
+           ch.channel_id() == id;
+  }
+
   Caps channel_caps(uint8_t type) const {
     if (type == SPICE_CHANNEL_PLAYBACK && playback) {
       return audio_channel_caps(type, playback->control());
@@ -360,13 +411,19 @@ struct Server::Impl final : ServerContext {
         session_count.store(sessions.size());
         break;
       case SPICE_CHANNEL_DISPLAY:
-        ch = make_display_channel(*this, std::move(peer), mess, session_id, desktop);
+        ch = is_guest_stream(mess.channel_type, mess.channel_id)
+                 ? make_guest_stream_channel(*this, std::move(peer), mess, session_id, desktop,
+                                             guest_stream)
+                 : make_display_channel(*this, std::move(peer), mess, session_id, desktop);
         break;
       case SPICE_CHANNEL_INPUTS:
         ch = make_inputs_channel(*this, std::move(peer), mess, session_id, desktop);
         break;
       case SPICE_CHANNEL_CURSOR:
-        ch = make_cursor_channel(*this, std::move(peer), mess, session_id, desktop);
+        ch = is_guest_stream(mess.channel_type, mess.channel_id)
+                 ? make_guest_cursor_channel(*this, std::move(peer), mess, session_id, desktop,
+                                             guest_stream)
+                 : make_cursor_channel(*this, std::move(peer), mess, session_id, desktop);
         break;
       case SPICE_CHANNEL_PLAYBACK:
       case SPICE_CHANNEL_RECORD:
@@ -719,6 +776,11 @@ void Server::set_playback(std::shared_ptr<PlaybackStream> stream) {
 void Server::set_record(std::shared_ptr<RecordStream> stream) {
   Impl* p = impl_.get();
   p->loop_->post([p, stream] { p->attach_stream(p->record, stream, SPICE_CHANNEL_RECORD); });
+}
+
+void Server::set_guest_stream(std::shared_ptr<GuestStream> stream) {
+  Impl* p = impl_.get();
+  p->loop_->post([p, stream] { p->attach_guest_stream(stream); });
 }
 
 void Server::add_vmc_channel(uint8_t type, uint8_t id, std::string port_name, bool opened) {

@@ -24,6 +24,8 @@
 
 namespace spiceflow::net {
 
+class GuestStream;
+
 /// How display images are compressed (names follow QEMU's -spice image-compression). A
 /// client never receives a codec it lacks: where the choice needs a capability the client
 /// did not announce (LZ4), it gets LZ. A client's DISPLAY_PREFERRED_COMPRESSION replaces
@@ -199,6 +201,12 @@ class Server {
   void set_playback(std::shared_ptr<PlaybackStream> stream);
   /// The same for SPICE_CHANNEL_RECORD.
   void set_record(std::shared_ptr<RecordStream> stream);
+
+  /// Serves display channel `stream->channel_id()` (not 0) from the guest's own video stream
+  /// (guest_stream.hpp): it is linkable and listed in MAIN_CHANNELS_LIST, also to sessions
+  /// that got the list before. Replacing or detaching (nullptr) closes the old one's
+  /// clients. Thread-safe.
+  void set_guest_stream(std::shared_ptr<GuestStream> stream);
 
   /// At most this many pieces of agent output are between agent_send() and the clients'
   /// sockets; the host reads no more from its device meanwhile (the guest's port fills and
