@@ -27,6 +27,7 @@ const uint kTransparent = 1u;  // dst = s | X unless s's RGB equals `color`
 const uint kOver = 2u;         // dst = s OVER dst (global alpha in `alpha`) | X
 const uint kRaw = 3u;          // dst = s (snapshots into scratch buffers; X kept)
 const uint kCoverOver = 4u;    // dst = (s IN mask byte) OVER dst | X (text: the mask is coverage)
+const uint kRop3 = 5u;         // dst = rop3(color, s, dst) | X, the ternary code in kRopCode
 
 // What kind of op this pipeline draws: specialization constants, so each pipeline holds only
 // its own path (no divergence, and lavapipe does not run every branch under a mask). `kind`,
@@ -49,7 +50,7 @@ layout(push_constant, std430) uniform Op {
   int src_stride;
   uint kind;
   uint combine;
-  uint rop;     // the 16 binary rops, numbered as Rop in raster_util.hpp
+  uint rop;     // the 16 binary rops, numbered as Rop in raster_util.hpp (kRop3: the ternary code)
   uint color;
   int src_x;
   int src_y;
@@ -82,6 +83,18 @@ uint apply_rop(uint rop, uint s, uint d) {
     case 14u: return ~(s & d);
     default: return 0xffffffffu;
   }
+}
+
+// One of the 256 ternary rops (raster_util.hpp's apply_rop3): bit i of `code` is the result
+// where pattern, source and destination bits are (i >> 2, i >> 1, i) & 1. `code` is a
+// specialization constant, so the loop folds to the op's own expression.
+uint apply_rop3(uint code, uint p, uint s, uint d) {
+  uint r = 0u;
+  for (uint i = 0u; i < 8u; ++i) {
+    if (((code >> i) & 1u) == 0u) continue;
+    r |= (((i & 4u) != 0u) ? p : ~p) & (((i & 2u) != 0u) ? s : ~s) & (((i & 1u) != 0u) ? d : ~d);
+  }
+  return r;
 }
 
 // pixman's MUL_UN8: a * b / 255, rounded.
@@ -149,6 +162,8 @@ void draw_pixel(ivec2 g) {
   uint result;
   if (kCombine == kRop) {
     result = apply_rop(kRopCode, s, d);
+  } else if (kCombine == kRop3) {
+    result = apply_rop3(kRopCode, op.color, s, d);
   } else if (kCombine == kTransparent) {
     if ((s & 0xffffffu) == (op.color & 0xffffffu)) return;
     result = s;

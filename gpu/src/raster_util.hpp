@@ -95,6 +95,28 @@ inline Rop rop_of(uint16_t desc, uint16_t src_invert) {
   return Rop::copy;
 }
 
+/// The rop descriptor DRAW_OPAQUE's brush is drawn with, over the source already copied in:
+/// the canvas reads the brush as the operand (INVERS_BRUSH inverts it) and the copied
+/// source as the destination (INVERS_SRC inverts it); the descriptor's INVERS_DEST means
+/// nothing here. Returned in the form rop_of(desc, SPICE_ROPD_INVERS_BRUSH) reads.
+inline uint16_t opaque_brush_descriptor(uint16_t desc) {
+  uint16_t out = uint16_t(desc & ~(SPICE_ROPD_INVERS_SRC | SPICE_ROPD_INVERS_DEST));
+  if (desc & SPICE_ROPD_INVERS_SRC) out = uint16_t(out | SPICE_ROPD_INVERS_DEST);
+  return out;
+}
+
+/// One of the 256 ternary raster ops (DRAW_ROP3, the Windows GDI numbering) on whole
+/// 32-bit words: bit i of `code` is the result where pattern, source and destination bits
+/// are (i >> 2, i >> 1, i) & 1. The shader computes it the same way (sum of minterms).
+inline uint32_t apply_rop3(uint8_t code, uint32_t p, uint32_t s, uint32_t d) {
+  uint32_t out = 0;
+  for (uint32_t i = 0; i < 8; ++i) {
+    if (!((code >> i) & 1u)) continue;
+    out |= ((i & 4u) ? p : ~p) & ((i & 2u) ? s : ~s) & ((i & 1u) ? d : ~d);
+  }
+  return out;
+}
+
 /// A mask whose bits do not match its size is an error (an empty mask is none).
 inline Status check_mask(const Mask& m) {
   if (m.empty()) return Status::success();

@@ -224,7 +224,7 @@ class Gen {
       for (int i = 0; i < n; ++i) c.clip_rects.push_back(rect_in(s));
     }
     const Rect box = rect_in(s);
-    switch (uni(0, 11)) {
+    switch (uni(0, 15)) {
       case 0:
         c.op = FillOp{box, word()};
         break;
@@ -315,8 +315,69 @@ class Gen {
         c.op = t;
         break;
       }
+      case 11: {
+        OpaqueOp o;
+        o.box = box;
+        Size size;
+        o.src = source(&size);
+        o.src_area = area(size, box, chance(20));
+        o.brush = brush();
+        o.rop_descriptor = rop_descriptor();
+        o.scale_mode = chance(85) ? SPICE_IMAGE_SCALE_MODE_NEAREST : SPICE_IMAGE_SCALE_MODE_INTERPOLATE;
+        if (chance(20)) o.mask = mask(box);
+        c.op = o;
+        break;
+      }
+      case 12: {
+        Rop3Op o;
+        o.box = box;
+        Size size;
+        o.src = source(&size);
+        o.src_area = area(size, box, chance(15));
+        o.brush = chance(70) ? Brush{Brush::Kind::solid, word(), {}, {}} : brush();
+        o.rop3 = uint8_t(uni(0, 255));
+        o.scale_mode = chance(85) ? SPICE_IMAGE_SCALE_MODE_NEAREST : SPICE_IMAGE_SCALE_MODE_INTERPOLATE;
+        if (chance(20)) o.mask = mask(box);
+        c.op = o;
+        break;
+      }
+      case 13: {
+        CompositeOp o;
+        o.box = box;
+        Size size;
+        o.src = source(&size, chance(70));
+        o.flags = uint32_t(uni(0, 13)) | uint32_t(uni(0, 4)) << 8 | uint32_t(uni(0, 3)) << 14;
+        if (chance(30)) o.src_transform = Transform{uni(0x8000, 0x30000), 0, uni(-0x40000, 0x40000), 0,
+                                                    uni(0x8000, 0x30000), uni(-0x40000, 0x40000)};
+        if (chance(40)) {
+          o.mask = source(&size, true);
+          o.flags |= SPICE_COMPOSITE_HAS_MASK | uint32_t(uni(0, 3)) << 16 |
+                     (chance(30) ? uint32_t(SPICE_COMPOSITE_COMPONENT_ALPHA) : 0u);
+        }
+        o.src_origin = {uni(-5, 5), uni(-5, 5)};
+        o.mask_origin = {uni(-5, 5), uni(-5, 5)};
+        c.op = o;
+        break;
+      }
+      case 14: {
+        StrokeOp o;
+        o.box = box;
+        PathSegment seg;
+        seg.flags = SPICE_PATH_BEGIN | SPICE_PATH_END | (chance(20) ? SPICE_PATH_CLOSE : 0);
+        const int n = uni(1, 5);
+        for (int i = 0; i < n; ++i) seg.points.push_back({uni(-40, (s.width + 8) * 16), uni(-40, (s.height + 8) * 16)});
+        o.path.push_back(seg);
+        if (chance(30)) {
+          o.line_flags = SPICE_LINE_FLAGS_STYLED | (chance(50) ? SPICE_LINE_FLAGS_START_WITH_GAP : 0);
+          for (int i = uni(0, 4); i > 0; --i) o.style.push_back(uint32_t(uni(0, 6 * 16)));
+        }
+        o.brush = brush();
+        o.fore_mode = rop_descriptor();
+        c.op = o;
+        break;
+      }
       default: {
-        Rop3Op o;  // the CPU backend rejects it; so must the Vulkan one
+        Rop3Op o;  // no source: an error on both backends
         o.box = box;
         c.op = o;
         break;
@@ -364,7 +425,8 @@ void random_sequences(bool staging, int seeds) {
   }
   // The generator reaches every op it makes, not only its error cases.
   const DrawOp kinds[] = {FillOp{}, BlitOp{}, CopyBitsOp{}, BrushFillOp{}, CopyOp{}, SolidRopOp{},
-                          TransparentOp{}, AlphaBlendOp{}, TextOp{}};
+                          TransparentOp{}, AlphaBlendOp{}, TextOp{}, OpaqueOp{}, Rop3Op{}, CompositeOp{},
+                          StrokeOp{}};
   for (const DrawOp& k : kinds) EXPECT_GT(drawn[k.index()], seeds / 2) << "op " << k.index();
 }
 

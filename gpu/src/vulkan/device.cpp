@@ -311,12 +311,14 @@ Status Device::create_pipeline() {
 }
 
 Result<VkPipeline> Device::pipeline(const GpuOp& op) {
-  // draw.comp's specialization constants: kind, combiner, rop (rop combiner only), mask.
+  // draw.comp's specialization constants: kind, combiner, rop (the binary rop for kRop, the
+  // 8-bit ternary code for kRop3), mask.
+  const bool has_rop = op.combine == kRop || op.combine == kRop3;
   struct Spec {
     uint32_t kind, combine, rop;
     VkBool32 mask;
-  } spec{op.kind, op.combine, op.combine == kRop ? op.rop : 3u, op.mask_w > 0 ? VK_TRUE : VK_FALSE};
-  const uint32_t key = spec.kind | spec.combine << 4 | spec.rop << 8 | spec.mask << 12;
+  } spec{op.kind, op.combine, has_rop ? (op.rop & 0xffu) : 3u, op.mask_w > 0 ? VK_TRUE : VK_FALSE};
+  const uint32_t key = spec.kind | spec.combine << 4 | spec.rop << 8 | spec.mask << 16;
   if (auto it = pipelines_.find(key); it != pipelines_.end()) return it->second;
   const VkSpecializationMapEntry entries[] = {
       {0, offsetof(Spec, kind), sizeof(uint32_t)},

@@ -120,15 +120,29 @@ class Planner {
  private:
   static Planned done(Result<Rect> r) { return Planned{std::move(r), nullptr}; }
 
-  // Ops this backend leaves to the CPU twin: the ops the CPU backend rejects (their
-  // errors and no-op cases come out the same through the twin), and smooth scaling
-  // (pixman's GOOD filter).
+  // Ops this backend leaves to the CPU twin (their errors and no-op cases come out the same
+  // through it): composite (pixman's Render operators and filters), stroke, text with a
+  // pattern fore brush, rop3 with a pattern brush or scaled, opaque reading its pattern from
+  // its own surface, and smooth scaling (pixman's GOOD filter).
   const char* fallback_name() const {
     const DrawOp& op = cmd_.op;
-    if (std::holds_alternative<OpaqueOp>(op)) return "opaque";
-    if (std::holds_alternative<Rop3Op>(op)) return "rop3";
+    if (const auto* o = std::get_if<OpaqueOp>(&op)) {
+      if (o->src_area.size() != o->box.size() && o->scale_mode == SPICE_IMAGE_SCALE_MODE_INTERPOLATE) {
+        return "opaque (smooth scaling)";
+      }
+      // The CPU reads the pattern before the source is copied in; here it would be read after.
+      if (o->brush.pattern.surface_id == cmd_.surface_id) return "opaque (pattern from its own surface)";
+    }
+    if (const auto* r = std::get_if<Rop3Op>(&op)) {
+      // Two image operands (source and pattern) or the canvas's own scaling: the CPU twin.
+      if (r->brush.kind == Brush::Kind::pattern) return "rop3 (pattern brush)";
+      if (r->src_area.size() != r->box.size()) return "rop3 (scaled)";
+    }
     if (std::holds_alternative<CompositeOp>(op)) return "composite";
     if (std::holds_alternative<StrokeOp>(op)) return "stroke";
+    if (const auto* t = std::get_if<TextOp>(&op)) {
+      if (t->fore_brush.kind == Brush::Kind::pattern && !t->glyphs.empty()) return "text (pattern brush)";
+    }
     if (const auto* c = std::get_if<CopyOp>(&op)) {
       if (c->src_area.size() != c->box.size() && c->scale_mode == SPICE_IMAGE_SCALE_MODE_INTERPOLATE) {
         return "copy (smooth scaling)";
@@ -257,6 +271,7 @@ class Planner {
   Result<Rect> general() {
     const DrawOp& op = cmd_.op;
     Source src;
+    Source pattern;  // opaque's brush
     if (const auto* c = std::get_if<CopyOp>(&op)) {
       auto s = resolve(c->src, c->src_area, c->box);
       if (!s) return s.error();
@@ -279,6 +294,18 @@ class Planner {
       }
     } else if (const auto* t = std::get_if<TextOp>(&op)) {
       auto s = resolve(t->back_brush.pattern, std::nullopt, t->box);
+      if (!s) return s.error();
+      src = *s;
+    } else if (const auto* o = std::get_if<OpaqueOp>(&op)) {
+      // The CPU backend's order: the pattern, then the source.
+      auto p = resolve(o->brush.pattern, std::nullopt, o->box);
+      if (!p) return p.error();
+      pattern = *p;
+      auto s = resolve(o->src, o->src_area, o->box);
+      if (!s) return s.error();
+      src = *s;
+    } else if (const auto* r3 = std::get_if<Rop3Op>(&op)) {
+      auto s = resolve(r3->src, r3->src_area, r3->box);
       if (!s) return s.error();
       src = *s;
     }
@@ -307,6 +334,10 @@ class Planner {
       drawn = alpha_blend(bounds, *a, src);
     } else if (const auto* t = std::get_if<TextOp>(&op)) {
       drawn = text(bounds, *t, src);
+    } else if (const auto* o = std::get_if<OpaqueOp>(&op)) {
+      drawn = opaque(bounds, *o, src, pattern);
+    } else if (const auto* r3 = std::get_if<Rop3Op>(&op)) {
+      drawn = rop3(bounds, *r3, src);
     }
     if (!drawn || drawn->empty() || cmd_.clip_rects.empty()) return drawn;
     Rect damaged;
@@ -513,9 +544,7 @@ class Planner {
     std::optional<Error> glyph_error;
     Rect extent;
     const bool fore = !t.glyphs.empty() && t.fore_brush.kind != Brush::Kind::none;
-    if (fore && t.fore_brush.kind != Brush::Kind::solid) {
-      glyph_error = err("text with a pattern fore brush is not supported by the cpu backend yet");
-    } else if (fore) {
+    if (fore) {  // solid: a pattern fore brush goes to the CPU twin (fallback_name)
       auto e = glyph_extent(t.glyphs);
       if (e) extent = *e;
       else glyph_error = e.error();
@@ -551,6 +580,45 @@ class Planner {
     op.mask_h = r.height;
     emit(op, r);
     return bounding_union(damaged, r);
+  }
+
+  // The canvas's opaque: the source copied in (PUT, through the mask), then the brush over
+  // it with the descriptor read for brush and source (cpu_rops.cpp draw_opaque).
+  Result<Rect> opaque(const Rect& bounds, const OpaqueOp& o, const Source& src, const Source& pattern) {
+    if (!edges_fit(o.box)) return err("opaque " + describe(o.box) + " overflows");
+    if (auto st = check_area(src, o.src_area, "opaque"); !st) return st.error();
+    if (auto st = check_mask(o.mask); !st) return st.error();
+    if (o.brush.kind == Brush::Kind::pattern && ((!pattern.image && !pattern.surface) || pattern.size().empty())) {
+      return err("opaque: pattern brush without an image");
+    }
+    const BrushFillOp brush{o.box, o.brush, opaque_brush_descriptor(o.rop_descriptor), o.mask};
+    const Rect r = intersect(o.box, bounds);
+    if (r.empty() || rop_of(brush.rop_descriptor, SPICE_ROPD_INVERS_BRUSH) == Rop::noop) return Rect{};
+    const CopyOp put{o.box, o.src, o.src_area, SPICE_ROPD_OP_PUT, o.scale_mode, o.mask, false};
+    auto c = copy(bounds, put, src);
+    if (!c) return c;
+    auto b = brush_fill(bounds, brush, pattern);
+    if (!b) return b;
+    return bounding_union(*c, *b);
+  }
+
+  // Rop3 with a solid (or no) brush and an unscaled source; the rest goes to the CPU twin.
+  Result<Rect> rop3(const Rect& bounds, const Rop3Op& o, const Source& src) {
+    if (!edges_fit(o.box)) return err("rop3 " + describe(o.box) + " overflows");
+    if (auto st = check_area(src, o.src_area, "rop3"); !st) return st.error();
+    if (auto st = check_mask(o.mask); !st) return st.error();
+    const Rect r = intersect(o.box, bounds);
+    if (r.empty()) return Rect{};
+    GpuOp op = base_op();
+    set_frame(op, r);
+    op.combine = kRop3;
+    op.rop = o.rop3;
+    // A missing brush reads as colour 0, as on the CPU.
+    op.color = o.brush.kind == Brush::Kind::solid ? o.brush.color : 0;
+    if (!set_mask(op, o.mask, o.box, r)) return r;
+    set_sampled_source(op, src, o.src_area, o.box, r);
+    emit(op, r);
+    return r;
   }
 
   // ---- Recording.
