@@ -524,6 +524,59 @@ TEST(VulkanConformance, PartialReadbackIsCurrentWhereAsked) {
   EXPECT_EQ(t.vk().stats().readback_bytes, uint64_t(10 * 3 + 20 * 20) * 4);
 }
 
+TEST(VulkanConformance, OpaqueAndSolidBrushRop3RunOnTheDevice) {
+  Twins t;
+  SKIP_WITHOUT_VULKAN(t);
+  t.create(0, {37, 23});
+  t.create(1, {19, 11});
+  Gen g(5, t.sizes());
+  t.apply({{0, {}, BlitOp{{0, 0, 37, 23}, g.image(37, 23), {0, 0}}, {}},
+           {1, {}, BlitOp{{0, 0, 19, 11}, g.image(19, 11), {0, 0}}, {}}},
+          "noise");
+  auto src = g.image(40, 30);
+  std::vector<DrawCommand> cmds;
+  for (int code = 0; code < 256; ++code) {
+    Rop3Op o;
+    o.box = {code % 9 - 2, code % 7 - 1, 12 + code % 5, 9 + code % 3};
+    o.src.image = src;
+    o.src_area = {code % 11, code % 13, o.box.width, o.box.height};
+    if (code % 4 == 1) {
+      o.src.image.reset();
+      o.src.surface_id = code % 8 == 1 ? 0u : 1u;  // itself (a snapshot) or another surface
+      o.src_area = {code % 5, code % 3, std::min(o.box.width, 14), std::min(o.box.height, 8)};
+      o.box.width = o.src_area.width;
+      o.box.height = o.src_area.height;
+    }
+    o.brush = code % 3 == 0 ? Brush{} : Brush{Brush::Kind::solid, g.word(), {}, {}};
+    o.rop3 = uint8_t(code);
+    if (code % 5 == 0) o.mask = g.mask(o.box);
+    std::vector<Rect> rects;
+    if (code % 6 == 0) rects = {{0, 0, 9, 9}, {5, 3, 20, 8}};
+    cmds.push_back({0, code % 10 == 0 ? Rect{1, 1, 30, 15} : Rect{}, o, rects});
+  }
+  for (int i = 0; i < 120; ++i) {
+    OpaqueOp o;
+    o.box = {i % 9 - 2, i % 7 - 1, 10 + i % 6, 8 + i % 4};
+    Size size;
+    o.src = g.source(&size);
+    if (o.src.surface_id && *o.src.surface_id == 99) o.src.surface_id = 1;
+    if (o.src.surface_id) size = t.sizes().at(*o.src.surface_id);
+    o.src_area = g.area(size, o.box, i % 7 == 0);
+    o.brush = g.brush();
+    if (o.brush.pattern.surface_id) o.brush.pattern.surface_id = 1;  // not itself (that one falls back)
+    o.rop_descriptor = g.rop_descriptor();
+    o.scale_mode = SPICE_IMAGE_SCALE_MODE_NEAREST;  // smooth scaling falls back
+    if (i % 5 == 0) o.mask = g.mask(o.box);
+    cmds.push_back({0, {}, o, i % 6 == 0 ? std::vector<Rect>{{0, 0, 9, 9}, {5, 3, 20, 8}} : std::vector<Rect>{}});
+  }
+  t.apply(cmds, "rop3 and opaque");
+  t.compare("rop3 and opaque");
+  EXPECT_EQ(t.vk().stats().fallbacks, 0u);
+  EXPECT_EQ(t.vk().stats().validation_errors, 0u);
+  EXPECT_GT(t.drawn().at(DrawOp{Rop3Op{}}.index()), 150);
+  EXPECT_GT(t.drawn().at(DrawOp{OpaqueOp{}}.index()), 15);
+}
+
 TEST(VulkanConformance, UnimplementedOpsFallBackToTheCpuTwin) {
   Twins t;
   SKIP_WITHOUT_VULKAN(t);
