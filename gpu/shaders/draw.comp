@@ -36,6 +36,9 @@ layout(constant_id = 0) const uint kKind = 0u;
 layout(constant_id = 1) const uint kCombine = 0u;
 layout(constant_id = 2) const uint kRopCode = 3u;
 layout(constant_id = 3) const bool kHasMask = false;
+// A pixel list instead of a rectangle (strokes): invocation i draws the pixel whose (x, y)
+// are words 2i and 2i + 1 at `maps`; region.z is the count. Solid and pattern sources only.
+layout(constant_id = 4) const bool kList = false;
 
 // The op record is the push-constant block itself (128 bytes, the guaranteed minimum): uniform
 // for every invocation, so devices (and lavapipe) keep it in registers.
@@ -121,9 +124,7 @@ uint scale_un8x4(uint s, uint a) {
   return r;
 }
 
-void draw_pixel(ivec2 g) {
-  int x = op.region.x + g.x;
-  int y = op.region.y + g.y;
+void draw_pixel(int x, int y) {
   int fx = x - op.frame.x;
   int fy = y - op.frame.y;
 
@@ -183,7 +184,11 @@ void draw_pixel(ivec2 g) {
 void main() {
   int gx = int(gl_GlobalInvocationID.x);
   if (gx >= op.region.z) return;
+  if (kList) {
+    if (gl_GlobalInvocationID.y == 0u) draw_pixel(op.maps.v[2 * gx], op.maps.v[2 * gx + 1]);
+    return;
+  }
   int y0 = int(gl_GlobalInvocationID.y) * kRows;
   int y1 = min(y0 + kRows, op.region.w);
-  for (int gy = y0; gy < y1; ++gy) draw_pixel(ivec2(gx, gy));
+  for (int gy = y0; gy < y1; ++gy) draw_pixel(op.region.x + gx, op.region.y + gy);
 }

@@ -577,6 +577,50 @@ TEST(VulkanConformance, OpaqueAndSolidBrushRop3RunOnTheDevice) {
   EXPECT_GT(t.drawn().at(DrawOp{OpaqueOp{}}.index()), 15);
 }
 
+TEST(VulkanConformance, StrokesRunOnTheDevice) {
+  Twins t;
+  SKIP_WITHOUT_VULKAN(t);
+  t.create(0, {61, 47});
+  t.create(1, {7, 5});
+  Gen g(9, t.sizes());
+  t.apply({{0, {}, BlitOp{{0, 0, 61, 47}, g.image(61, 47), {0, 0}}, {}},
+           {1, {}, BlitOp{{0, 0, 7, 5}, g.image(7, 5), {0, 0}}, {}}},
+          "noise");
+  std::vector<DrawCommand> cmds;
+  for (int i = 0; i < 150; ++i) {
+    StrokeOp o;
+    o.box = i % 4 == 0 ? Rect{5, 3, 40, 30} : Rect{-10, -10, 90, 70};
+    const int subpaths = 1 + i % 3;
+    for (int k = 0; k < subpaths; ++k) {
+      PathSegment seg;
+      seg.flags = SPICE_PATH_BEGIN | SPICE_PATH_END | (i % 5 == 0 ? SPICE_PATH_CLOSE : 0);
+      const int n = g.uni(2, 7);
+      for (int j = 0; j < n; ++j) seg.points.push_back({g.uni(-200, 70 * 16), g.uni(-200, 55 * 16)});
+      if (i % 7 == 0) {  // a curve
+        seg.flags |= SPICE_PATH_BEZIER;
+        seg.points.resize(4);
+      }
+      o.path.push_back(seg);
+    }
+    if (i % 3 == 0) {
+      o.line_flags = SPICE_LINE_FLAGS_STYLED | (i % 2 ? SPICE_LINE_FLAGS_START_WITH_GAP : 0);
+      for (int k = g.uni(1, 5); k > 0; --k) o.style.push_back(uint32_t(g.uni(1, 6) * 16 + g.uni(0, 15)));
+    }
+    o.brush = g.brush();
+    if (o.brush.pattern.surface_id) o.brush.pattern.surface_id = i % 2 ? 0u : 1u;
+    // xor and invert show any pixel drawn once too often or too rarely.
+    o.fore_mode = i % 2 ? uint16_t(SPICE_ROPD_OP_XOR) : g.rop_descriptor();
+    std::vector<Rect> rects;
+    if (i % 6 == 0) rects = {{0, 0, 30, 30}, {20, 10, 30, 30}, {50, 0, 5, 47}};
+    cmds.push_back({0, i % 8 == 0 ? Rect{2, 2, 50, 40} : Rect{}, o, rects});
+  }
+  t.apply(cmds, "strokes");
+  t.compare("strokes");
+  EXPECT_EQ(t.vk().stats().fallbacks, 0u);
+  EXPECT_EQ(t.vk().stats().validation_errors, 0u);
+  EXPECT_GT(t.drawn().at(DrawOp{StrokeOp{}}.index()), 100);
+}
+
 TEST(VulkanConformance, UnimplementedOpsFallBackToTheCpuTwin) {
   Twins t;
   SKIP_WITHOUT_VULKAN(t);

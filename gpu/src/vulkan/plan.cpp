@@ -7,6 +7,7 @@
 #include <string>
 
 #include "../raster_util.hpp"
+#include "../stroke_path.hpp"
 
 namespace spiceflow::gpu::vulkan {
 namespace {
@@ -121,7 +122,7 @@ class Planner {
   static Planned done(Result<Rect> r) { return Planned{std::move(r), nullptr}; }
 
   // Ops this backend leaves to the CPU twin (their errors and no-op cases come out the same
-  // through it): composite (pixman's Render operators and filters), stroke, text with a
+  // through it): composite (pixman's Render operators and filters), text with a
   // pattern fore brush, rop3 with a pattern brush or scaled, opaque reading its pattern from
   // its own surface, and smooth scaling (pixman's GOOD filter).
   const char* fallback_name() const {
@@ -139,7 +140,6 @@ class Planner {
       if (r->src_area.size() != r->box.size()) return "rop3 (scaled)";
     }
     if (std::holds_alternative<CompositeOp>(op)) return "composite";
-    if (std::holds_alternative<StrokeOp>(op)) return "stroke";
     if (const auto* t = std::get_if<TextOp>(&op)) {
       if (t->fore_brush.kind == Brush::Kind::pattern && !t->glyphs.empty()) return "text (pattern brush)";
     }
@@ -308,6 +308,10 @@ class Planner {
       auto s = resolve(r3->src, r3->src_area, r3->box);
       if (!s) return s.error();
       src = *s;
+    } else if (const auto* st = std::get_if<StrokeOp>(&op)) {
+      auto s = resolve(st->brush.pattern, std::nullopt, st->box);
+      if (!s) return s.error();
+      src = *s;
     }
     Rect bounds = bounds_;
     if (!cmd_.clip_rects.empty()) {
@@ -338,6 +342,8 @@ class Planner {
       drawn = opaque(bounds, *o, src, pattern);
     } else if (const auto* r3 = std::get_if<Rop3Op>(&op)) {
       drawn = rop3(bounds, *r3, src);
+    } else if (const auto* st = std::get_if<StrokeOp>(&op)) {
+      drawn = stroke(bounds, *st, src);
     }
     if (!drawn || drawn->empty() || cmd_.clip_rects.empty()) return drawn;
     Rect damaged;
@@ -620,6 +626,88 @@ class Planner {
     emit(op, r);
     return r;
   }
+
+  // The stroke's pixels (stroke_path.cpp, as the CPU draws them) go to the device as pixel
+  // lists. A rop that gives the same result applied twice (copy, and, or, ...) takes the
+  // whole stroke in one list, repeated pixels and all; any other (xor, invert, ...) takes one
+  // list per segment, so a pixel that two segments share is drawn twice, in order, as the
+  // client draws it.
+  Result<Rect> stroke(const Rect& bounds, const StrokeOp& s, const Source& pattern) {
+    if (auto st = check_stroke(s); !st) return st.error();
+    if (s.brush.kind == Brush::Kind::pattern && ((!pattern.image && !pattern.surface) || pattern.size().empty())) {
+      return err("stroke: pattern brush without an image");
+    }
+    const Rect area = intersect(s.box, bounds);
+    const Rop rop = rop_of(s.fore_mode, SPICE_ROPD_INVERS_BRUSH);
+    if (area.empty() || rop == Rop::noop) return Rect{};
+    GpuOp op = base_op();
+    set_frame(op, Rect{0, 0, 1, 1});  // pattern phases count from the surface origin
+    op.combine = kRop;
+    op.rop = uint32_t(rop);
+    if (s.brush.kind == Brush::Kind::pattern) {
+      const Size tile = pattern.size();
+      const Bound b = bind(pattern, Rect::from_size(tile), area);
+      op.kind = kPattern | kListed;
+      op.src = b.address;
+      op.src_stride = b.stride;
+      op.src_w = tile.width;
+      op.src_h = tile.height;
+      op.src_x = wrap_mod(-int64_t(s.brush.pattern_pos.x), tile.width);
+      op.src_y = wrap_mod(-int64_t(s.brush.pattern_pos.y), tile.height);
+    } else {
+      op.kind = kSolid | kListed;
+      op.color = s.brush.kind == Brush::Kind::solid ? s.brush.color : 0;
+    }
+    const bool idempotent = rop == Rop::clear || rop == Rop::and_ || rop == Rop::and_inverted ||
+                            rop == Rop::copy || rop == Rop::or_ || rop == Rop::copy_inverted ||
+                            rop == Rop::or_inverted || rop == Rop::set;
+    ListSink sink(*this, op, idempotent, pieces_);
+    walk_stroke(s, area, sink);
+    sink.flush();
+    return sink.damaged();
+  }
+
+  // Collects listed pixels (inside the clip pieces, when there are any) and dispatches them.
+  class ListSink final : public StrokeSink {
+   public:
+    ListSink(Planner& p, const GpuOp& op, bool whole, const std::vector<Rect>& pieces)
+        : p_(p), op_(op), whole_(whole), pieces_(pieces) {}
+    void plot(int32_t x, int32_t y) override {
+      damaged_ = bounding_union(damaged_, Rect{x, y, 1, 1});
+      if (!pieces_.empty() && std::none_of(pieces_.begin(), pieces_.end(), [&](const Rect& r) {
+            return x >= r.x && y >= r.y && x < r.right() && y < r.bottom();
+          })) {
+        return;
+      }
+      xy_.push_back(x);
+      xy_.push_back(y);
+      if (xy_.size() / 2 == kMaxListed) flush();
+    }
+    void segment_end() override {
+      if (!whole_) flush();
+    }
+    void flush() {
+      if (xy_.empty()) return;
+      GpuOp op = op_;
+      op.maps = p_.rec_.upload_bytes(xy_.data(), xy_.size() * sizeof(int32_t));
+      op.region[0] = op.region[1] = 0;
+      op.region[2] = int32_t(xy_.size() / 2);
+      op.region[3] = 1;
+      p_.rec_.dispatch(op);
+      xy_.clear();
+    }
+    Rect damaged() const { return damaged_; }
+
+   private:
+    // Vulkan guarantees 65535 workgroups along x; draw.comp's groups are 64 wide.
+    static constexpr size_t kMaxListed = size_t(65535) * 64;
+    Planner& p_;
+    const GpuOp op_;
+    const bool whole_;
+    const std::vector<Rect>& pieces_;
+    std::vector<int32_t> xy_;
+    Rect damaged_;
+  };
 
   // ---- Recording.
 

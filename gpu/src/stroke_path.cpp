@@ -1,0 +1,258 @@
+// DRAW_STROKE's pixels, as the SPICE client draws them (canvas_draw_stroke); both backends
+// draw what this walks (see stroke_path.hpp).
+// The client strokes every path as X11 zero-width lines (lineWidth 0, CapNotLast: a segment
+// never draws its end point), flattening Bezier curves first; each segment is drawn on its
+// own, so a rop that is not idempotent (xor, invert) applies twice where segments meet or
+// cross, as in the client.
+//
+// A zero-width line is X's Bresenham line with its tie-breaking bias per octant. Pixel j
+// of a segment (0 <= j < major length) sits at major offset j and minor offset
+// floor((2 * minor * j + major - bias) / (2 * major)), which is what X's error-term loop
+// produces; evaluating it directly lets a segment with far-away end points (guest coordinates
+// reach +-2^27) visit only the pixels inside the drawable area, with the same pixels as
+// X's clipped line.
+//
+// Styled (dashed) lines: the client draws them with X's wide-line dash code at width 1 (a
+// polygon per dash). We draw the zero-width line's pixels and keep those whose position
+// along the major axis falls in an "on" dash; that is not bit-exact with the client at
+// dash ends and on slanted lines (see gpu/README.md).
+#include "stroke_path.hpp"
+
+#include <spice/enums.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "raster_util.hpp"
+
+namespace spiceflow::gpu {
+namespace {
+
+// X's octant numbering (mi.h): bits for a decreasing x, a decreasing y, a y-major line.
+constexpr uint32_t kXDecreasing = 4;
+constexpr uint32_t kYDecreasing = 2;
+constexpr uint32_t kYMajor = 1;
+// X's default zero-line bias (DEFAULTZEROLINEBIAS): the octants in which a tie in the error
+// term does not step the minor axis yet (octants 2, 3, 4 and 5).
+constexpr uint32_t kZeroLineBias = (1u << (kYDecreasing | kYMajor)) |
+                                   (1u << (kXDecreasing | kYDecreasing | kYMajor)) |
+                                   (1u << (kXDecreasing | kYDecreasing)) | (1u << kXDecreasing);
+
+// Bezier flattening halves a curve until it is flat to within half a pixel; a curve whose
+// end points coincide never becomes "flat" by that test (the client recurses without end),
+// so the depth is bounded: 2^16 pieces are far below a pixel for any 28.4 coordinates.
+constexpr int kMaxBezierDepth = 16;
+
+// SPICE's 28.4 -> integer rounding (the canvas's fix_to_int): a fraction above one half
+// rounds up, one half and below rounds down.
+int32_t fix_to_int(int32_t f) {
+  int32_t v = f >> 4;
+  if ((f & 0x0f) > 8) ++v;
+  return v;
+}
+
+// An X on/off dash list: `ends[i]` is where dash i ends within one period; even dashes are
+// drawn. An odd-length list is used twice (X's rule), so the period has an even count.
+struct Dashes {
+  std::vector<int64_t> ends;
+  int64_t offset = 0;
+
+  bool on(int64_t pos) const {
+    const int64_t period = ends.back();
+    const int64_t p = (offset + pos) % period;
+    const size_t i = size_t(std::upper_bound(ends.begin(), ends.end(), p) - ends.begin());
+    return i % 2 == 0;
+  }
+};
+
+// The dash list the client builds from the style (in 28.4): START_WITH_GAP rotates the
+// first entry to the end and starts the pattern one entry in.
+Result<Dashes> dashes_of(const StrokeOp& op) {
+  if (op.style.empty()) return make_error("styled stroke without a style");
+  // The client stores each dash in an unsigned char (X's dash list), so lengths wrap at 256.
+  std::vector<int64_t> dash;
+  for (uint32_t s : op.style) dash.push_back(uint8_t(fix_to_int(int32_t(s))));
+  int64_t offset = 0;
+  if (op.line_flags & SPICE_LINE_FLAGS_START_WITH_GAP) {
+    std::rotate(dash.begin(), dash.begin() + 1, dash.end());
+    offset = dash[0];
+  }
+  if (dash.size() % 2 == 1) {
+    const size_t n = dash.size();
+    for (size_t i = 0; i < n; ++i) dash.push_back(dash[i]);
+  }
+  Dashes d;
+  int64_t sum = 0;
+  for (int64_t v : dash) d.ends.push_back(sum += v);
+  if (sum == 0) return make_error("stroke style with only empty dashes");
+  d.offset = offset % sum;
+  return d;
+}
+
+int64_t floor_div(int64_t a, int64_t b) {  // b > 0
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+// One zero-width segment from a to b, without its end point. `dash_pos` is the dash
+// position of the segment's first pixel; it advances by the segment's length.
+void draw_segment(StrokeSink& pen, const Rect& r, Point a, Point b, const Dashes* dashes, int64_t& dash_pos) {
+  const int64_t dx = int64_t(b.x) - a.x;
+  const int64_t dy = int64_t(b.y) - a.y;
+  uint32_t octant = 0;
+  if (dx < 0) octant |= kXDecreasing;
+  if (dy < 0) octant |= kYDecreasing;
+  const int64_t adx = dx < 0 ? -dx : dx;
+  const int64_t ady = dy < 0 ? -dy : dy;
+  const bool x_major = adx > ady;
+  if (!x_major) octant |= kYMajor;
+  const int64_t bias = (kZeroLineBias >> octant) & 1;
+  const int64_t major = x_major ? adx : ady;
+  const int64_t minor = x_major ? ady : adx;
+  const int64_t start_pos = dash_pos;
+  dash_pos += major;
+  if (major == 0) return;
+  const int64_t smaj = (x_major ? dx : dy) < 0 ? -1 : 1;
+  const int64_t smin = (x_major ? dy : dx) < 0 ? -1 : 1;
+  const int64_t maj0 = x_major ? a.x : a.y;
+  const int64_t min0 = x_major ? a.y : a.x;
+  const int64_t maj_lo = x_major ? r.x : r.y;
+  const int64_t maj_hi = (x_major ? r.right() : r.bottom()) - 1;
+  const int64_t min_lo = x_major ? r.y : r.x;
+  const int64_t min_hi = (x_major ? r.bottom() : r.right()) - 1;
+  // The steps whose major coordinate is inside the area.
+  int64_t j0 = smaj > 0 ? maj_lo - maj0 : maj0 - maj_hi;
+  int64_t j1 = smaj > 0 ? maj_hi - maj0 : maj0 - maj_lo;
+  j0 = std::max<int64_t>(j0, 0);
+  j1 = std::min<int64_t>(j1, major - 1);
+  for (int64_t j = j0; j <= j1; ++j) {
+    const int64_t m = min0 + smin * floor_div(2 * minor * j + major - bias, 2 * major);
+    if (m < min_lo || m > min_hi) {
+      // The minor coordinate only moves one way: once past the area it stays out.
+      if ((smin > 0 && m > min_hi) || (smin < 0 && m < min_lo)) break;
+      continue;
+    }
+    if (dashes && !dashes->on(start_pos + j)) continue;
+    const int64_t maj = maj0 + smaj * j;
+    if (x_major) pen.plot(int32_t(maj), int32_t(m));
+    else pen.plot(int32_t(m), int32_t(maj));
+  }
+}
+
+// The points of a polyline being built, flushed (drawn) at each new subpath and path end.
+class Polyline {
+ public:
+  Polyline(StrokeSink& pen, const Rect& area, const Dashes* dashes) : pen_(pen), area_(area), dashes_(dashes) {}
+  bool empty() const { return points_.empty(); }
+  Point first() const { return points_.front(); }
+  Point last() const { return points_.back(); }
+  void add(Point p) { points_.push_back(p); }
+  void add_fix(Point f) { points_.push_back({fix_to_int(f.x), fix_to_int(f.y)}); }
+
+  // The client's flattening (canvas_base.c subdivide_bezier): a straight line when both
+  // control points lie within half a pixel of the chord (squared distances compared in
+  // 28.4), else halve at the midpoint (de Casteljau, C's truncating division).
+  void add_bezier(Point p0, Point p1, Point p2, Point p3, int depth = 0) {
+    using Wide = __int128;  // the client's int64 products overflow for far-apart points
+    auto dot = [](int64_t x1, int64_t y1, int64_t x2, int64_t y2) { return (Wide(x1) * x2 + Wide(y1) * y2) >> 4; };
+    const Wide a2 = dot(p1.x - p0.x, p1.y - p0.y, p1.x - p0.x, p1.y - p0.y);
+    const Wide b2 = dot(int64_t(p3.x) - p0.x, int64_t(p3.y) - p0.y, int64_t(p3.x) - p0.x, int64_t(p3.y) - p0.y);
+    const Wide c2 = dot(p2.x - p3.x, p2.y - p3.y, p2.x - p3.x, p2.y - p3.y);
+    const Wide ab = dot(p1.x - p0.x, p1.y - p0.y, int64_t(p3.x) - p0.x, int64_t(p3.y) - p0.y);
+    const Wide cb = dot(p2.x - p3.x, p2.y - p3.y, int64_t(p0.x) - p3.x, int64_t(p0.y) - p3.y);
+    const Wide h1 = (a2 * b2 - ab * ab) >> 3;
+    const Wide h2 = (c2 * b2 - cb * cb) >> 3;
+    if ((h1 < b2 && h2 < b2) || depth >= kMaxBezierDepth) {
+      add_fix(p3);
+      return;
+    }
+    auto mid = [](Point u, Point v) {
+      return Point{int32_t((int64_t(u.x) + v.x) / 2), int32_t((int64_t(u.y) + v.y) / 2)};
+    };
+    const Point p01 = mid(p0, p1), p12 = mid(p1, p2), p23 = mid(p2, p3);
+    const Point p012 = mid(p01, p12), p123 = mid(p12, p23);
+    const Point p0123 = mid(p012, p123);
+    add_bezier(p0, p01, p012, p0123, depth + 1);
+    add_bezier(p0123, p123, p23, p3, depth + 1);
+  }
+
+  void flush() {
+    int64_t dash_pos = 0;
+    for (size_t i = 1; i < points_.size(); ++i) {
+      draw_segment(pen_, area_, points_[i - 1], points_[i], dashes_, dash_pos);
+      pen_.segment_end();
+    }
+    points_.clear();
+  }
+
+ private:
+  StrokeSink& pen_;
+  const Rect area_;
+  const Dashes* dashes_;
+  std::vector<Point> points_;
+};
+
+// The path as the client walks it, checked before anything is drawn (the client gives up
+// half-way on a malformed path, or reads outside it; we reject the whole command).
+Status check_path(const std::vector<PathSegment>& path) {
+  size_t pending = 0;  // points in the client's list (flushed at BEGIN and END)
+  for (const PathSegment& seg : path) {
+    size_t n = seg.points.size();
+    if (seg.flags & SPICE_PATH_BEGIN) {
+      if (n == 0) return make_error("stroke: a subpath begins without a point");
+      --n;
+      pending = 1;
+    }
+    if (seg.flags & SPICE_PATH_BEZIER) {
+      if (n % 3 != 0) return make_error("stroke: a Bezier segment's points are not in threes");
+      if (n > 0 && pending == 0) return make_error("stroke: a Bezier segment without a start point");
+    }
+    pending += n;
+    if (seg.flags & SPICE_PATH_END) pending = 0;
+  }
+  return Status::success();
+}
+
+}  // namespace
+
+Status check_stroke(const StrokeOp& op) {
+  if (!edges_fit(op.box)) return make_error("stroke " + describe(op.box) + " overflows");
+  if (auto st = check_path(op.path); !st) return st;
+  if (op.line_flags & SPICE_LINE_FLAGS_STYLED) {
+    if (auto d = dashes_of(op); !d) return d.error();
+  }
+  return Status::success();
+}
+
+void walk_stroke(const StrokeOp& op, const Rect& area, StrokeSink& sink) {
+  std::optional<Dashes> dashes;
+  if (op.line_flags & SPICE_LINE_FLAGS_STYLED) {
+    auto d = dashes_of(op);
+    if (!d) return;  // check_stroke rejects it
+    dashes = std::move(*d);
+  }
+  Polyline line(sink, area, dashes ? &*dashes : nullptr);
+  for (const PathSegment& seg : op.path) {
+    size_t i = 0;
+    if (seg.flags & SPICE_PATH_BEGIN) {
+      line.flush();
+      line.add_fix(seg.points[i++]);
+    }
+    if (seg.flags & SPICE_PATH_BEZIER) {
+      for (; i + 2 < seg.points.size(); i += 3) {
+        const Point p0{int32_t(int64_t(line.last().x) * 16), int32_t(int64_t(line.last().y) * 16)};
+        line.add_bezier(p0, seg.points[i], seg.points[i + 1], seg.points[i + 2]);
+      }
+    } else {
+      for (; i < seg.points.size(); ++i) line.add_fix(seg.points[i]);
+    }
+    if (seg.flags & SPICE_PATH_END) {
+      if ((seg.flags & SPICE_PATH_CLOSE) && !line.empty()) line.add(line.first());
+      line.flush();
+    }
+  }
+  line.flush();
+}
+
+}  // namespace spiceflow::gpu
