@@ -437,15 +437,21 @@ Result<Rect> draw_rop3(Image& dst, const Rect& bounds, const Rop3Op& op) {
   // A missing brush reads as colour 0, as the canvas's union does.
   const uint32_t color = op.brush.kind == Brush::Kind::solid ? op.brush.color : 0;
   const Point pos = op.brush.pattern_pos;
+  const uint8_t code = op.rop3;
   for (int32_t y = r.y; y < r.bottom(); ++y) {
     uint32_t* row = dst.row(y);
-    const uint32_t* src = from->row(y + dy);
+    const uint32_t* src = from->row(y + dy) + dx;
+    if (!tile && op.mask.empty()) {  // the common case, a loop the compiler vectorizes
+      for (int32_t x = r.x; x < r.right(); ++x) row[x] = apply_rop3(code, color, src[x], row[x]) | kOpaque;
+      continue;
+    }
+    const uint32_t* pattern = tile ? tile->row(wrap_mod(int64_t(y) - pos.y, tile->height())) : nullptr;
+    int32_t tx = tile ? wrap_mod(int64_t(r.x) - pos.x, tile->width()) : 0;
     for (int32_t x = r.x; x < r.right(); ++x) {
+      const uint32_t p = pattern ? pattern[tx] : color;
+      if (pattern && ++tx == tile->width()) tx = 0;
       if (!mask.drawn(x, y)) continue;
-      const uint32_t p = tile ? tile->pixel(wrap_mod(int64_t(x) - pos.x, tile->width()),
-                                            wrap_mod(int64_t(y) - pos.y, tile->height()))
-                              : color;
-      row[x] = apply_rop3(op.rop3, p, src[x + dx], row[x]) | kOpaque;
+      row[x] = apply_rop3(code, p, src[x], row[x]) | kOpaque;
     }
   }
   return r;

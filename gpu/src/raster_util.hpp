@@ -110,9 +110,9 @@ inline uint16_t opaque_brush_descriptor(uint16_t desc) {
 /// are (i >> 2, i >> 1, i) & 1. The shader computes it the same way (sum of minterms).
 inline uint32_t apply_rop3(uint8_t code, uint32_t p, uint32_t s, uint32_t d) {
   uint32_t out = 0;
-  for (uint32_t i = 0; i < 8; ++i) {
-    if (!((code >> i) & 1u)) continue;
-    out |= ((i & 4u) ? p : ~p) & ((i & 2u) ? s : ~s) & ((i & 1u) ? d : ~d);
+  for (uint32_t i = 0; i < 8; ++i) {  // branch-free, so a row loop unrolls and vectorizes
+    const uint32_t take = 0u - ((uint32_t(code) >> i) & 1u);
+    out |= take & ((i & 4u) ? p : ~p) & ((i & 2u) ? s : ~s) & ((i & 1u) ? d : ~d);
   }
   return out;
 }
