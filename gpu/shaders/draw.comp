@@ -28,6 +28,7 @@ const uint kOver = 2u;         // dst = s OVER dst (global alpha in `alpha`) | X
 const uint kRaw = 3u;          // dst = s (snapshots into scratch buffers; X kept)
 const uint kCoverOver = 4u;    // dst = (s IN mask byte) OVER dst | X (text: the mask is coverage)
 const uint kRop3 = 5u;         // dst = rop3(color, s, dst) | X, the ternary code in kRopCode
+const uint kComposite = 6u;    // a Porter-Duff operator, untransformed (see composite())
 
 // What kind of op this pipeline draws: specialization constants, so each pipeline holds only
 // its own path (no divergence, and lavapipe does not run every branch under a mask). `kind`,
@@ -124,6 +125,66 @@ uint scale_un8x4(uint s, uint a) {
   return r;
 }
 
+// A Render operand pixel (pixman's repeat modes; outside with REPEAT_NONE: transparent).
+// `has_alpha` false: x8r8g8b8, alpha reads as 255.
+uint operand(Words img, int stride, int w, int h, int x, int y, uint repeat, bool has_alpha) {
+  if (repeat == 0u) {
+    if (x < 0 || y < 0 || x >= w || y >= h) return 0u;
+  } else if (repeat == 1u) {
+    x = ((x % w) + w) % w;
+    y = ((y % h) + h) % h;
+  } else if (repeat == 2u) {
+    x = clamp(x, 0, w - 1);
+    y = clamp(y, 0, h - 1);
+  } else {
+    x = ((x % (2 * w)) + 2 * w) % (2 * w);
+    y = ((y % (2 * h)) + 2 * h) % (2 * h);
+    if (x >= w) x = 2 * w - x - 1;
+    if (y >= h) y = 2 * h - y - 1;
+  }
+  uint v = img.w[uint(y) * uint(stride) + uint(x)];
+  return has_alpha ? v : (v | 0xff000000u);
+}
+
+// DRAW_COMPOSITE without transforms or component alpha, as pixman computes it onto an
+// x8r8g8b8 destination (alpha 255): the source scaled by the mask's alpha, then
+// s * Fa + d * Fb per channel, each product rounded as MUL_UN8, the sum saturated. `code`
+// (kRopCode) packs the operator (bits 0-7, Porter-Duff 0-12), the source and mask repeats
+// (bits 8-9, 10-11), whether each carries alpha (12, 13) and whether there is a mask (14).
+// Operand origins: src_x/src_y and mask_x/mask_y at the frame origin; the mask image's
+// stride is in mask_invert.
+uint composite(uint code, int fx, int fy, uint d) {
+  uint s = operand(op.src, op.src_stride, op.src_w, op.src_h, op.src_x + fx, op.src_y + fy, (code >> 8) & 3u,
+                   ((code >> 12) & 1u) != 0u);
+  if (((code >> 14) & 1u) != 0u) {
+    uint m = operand(op.mask, int(op.mask_invert), op.mask_w, op.mask_h, op.mask_x + fx, op.mask_y + fy,
+                    (code >> 10) & 3u, ((code >> 13) & 1u) != 0u);
+    s = scale_un8x4(s, m >> 24);
+  }
+  uint sa = s >> 24;
+  uint fa = 0u, fb = 0u;
+  switch (code & 0xffu) {
+    case 0u: fa = 0u; fb = 0u; break;           // clear
+    case 1u: fa = 255u; fb = 0u; break;         // src
+    case 2u: fa = 0u; fb = 255u; break;         // dst
+    case 3u: fa = 255u; fb = 255u - sa; break;  // over
+    case 4u: fa = 0u; fb = 255u; break;         // over_reverse (the destination is opaque)
+    case 5u: fa = 255u; fb = 0u; break;         // in
+    case 6u: fa = 0u; fb = sa; break;           // in_reverse
+    case 7u: fa = 0u; fb = 0u; break;           // out
+    case 8u: fa = 0u; fb = 255u - sa; break;    // out_reverse
+    case 9u: fa = 255u; fb = 255u - sa; break;  // atop
+    case 10u: fa = 0u; fb = sa; break;          // atop_reverse
+    case 11u: fa = 0u; fb = 255u - sa; break;   // xor
+    default: fa = 255u; fb = 255u; break;       // add
+  }
+  uint r = 0u;
+  for (uint sh = 0u; sh < 24u; sh += 8u) {
+    r |= min(255u, mul_un8(channel(s, sh), fa) + mul_un8(channel(d, sh), fb)) << sh;
+  }
+  return r;
+}
+
 void draw_pixel(int x, int y) {
   int fx = x - op.frame.x;
   int fy = y - op.frame.y;
@@ -165,6 +226,8 @@ void draw_pixel(int x, int y) {
     result = apply_rop(kRopCode, s, d);
   } else if (kCombine == kRop3) {
     result = apply_rop3(kRopCode, op.color, s, d);
+  } else if (kCombine == kComposite) {
+    result = composite(kRopCode, fx, fy, d);
   } else if (kCombine == kTransparent) {
     if ((s & 0xffffffu) == (op.color & 0xffffffu)) return;
     result = s;

@@ -137,25 +137,6 @@ Result<const Image*> pattern_tile(const Brush& b, const char* what) {
   return tile;
 }
 
-// The Render operators pixman implements (pixman_op_t): the Porter-Duff set, its disjoint
-// and conjoint variants and the PDF blend modes. Anything else is a hostile command.
-bool is_render_op(uint32_t op) {
-  return op <= PIXMAN_OP_SATURATE || (op >= PIXMAN_OP_DISJOINT_CLEAR && op <= PIXMAN_OP_DISJOINT_XOR) ||
-         (op >= PIXMAN_OP_CONJOINT_CLEAR && op <= PIXMAN_OP_CONJOINT_XOR) ||
-         (op >= PIXMAN_OP_MULTIPLY && op <= PIXMAN_OP_HSL_LUMINOSITY);
-}
-
-// The largest scale factor (either way) a composite transform may carry, in 16.16: Render
-// clients scale by small factors; a larger one only makes pixman sample wildly.
-constexpr int64_t kMaxTransformScale = int64_t(256) << 16;
-
-bool transform_ok(const Transform& t) {
-  for (int64_t v : {int64_t(t.t00), int64_t(t.t01), int64_t(t.t10), int64_t(t.t11)}) {
-    if (v > kMaxTransformScale || v < -kMaxTransformScale) return false;
-  }
-  return true;
-}
-
 void set_transform(pixman_image_t* img, const Transform& t) {
   pixman_transform_t p;
   p.matrix[0][0] = t.t00;
@@ -458,29 +439,13 @@ Result<Rect> draw_rop3(Image& dst, const Rect& bounds, const Rop3Op& op) {
 }
 
 Result<Rect> draw_composite(Image& dst, const Rect& bounds, const CompositeOp& op) {
-  if (!edges_fit(op.box)) return make_error("composite " + describe(op.box) + " overflows");
-  // The flag fields as the canvas extracts them (spice.proto's SpiceComposite flags).
-  const uint32_t f = op.flags;
-  const uint32_t render_op = f & 0xffu;
-  const uint32_t src_filter = (f >> 8) & 7u;
-  const uint32_t mask_filter = (f >> 11) & 7u;
-  const uint32_t src_repeat = (f >> 14) & 3u;
-  const uint32_t mask_repeat = (f >> 16) & 3u;
-  const bool component_alpha = (f & SPICE_COMPOSITE_COMPONENT_ALPHA) != 0;
-  const bool has_mask = (f & SPICE_COMPOSITE_HAS_MASK) != 0;
-  if (!is_render_op(render_op)) return make_error("composite: unknown operator " + std::to_string(render_op));
-  // Filters beyond bilinear (convolutions) need parameters SPICE does not carry.
-  if (src_filter > PIXMAN_FILTER_BILINEAR || mask_filter > PIXMAN_FILTER_BILINEAR) {
-    return make_error("composite: unsupported filter");
-  }
-  if (!op.src.image || op.src.image->size().empty()) return make_error("composite without a source image");
-  if (has_mask && (!op.mask.image || op.mask.image->size().empty())) {
-    return make_error("composite: mask flag without a mask image");
-  }
-  if ((op.src_transform && !transform_ok(*op.src_transform)) ||
-      (has_mask && op.mask_transform && !transform_ok(*op.mask_transform))) {
-    return make_error("composite: transform scale out of range");
-  }
+  const Size src_size = op.src.image ? op.src.image->size() : Size{};
+  const Size mask_size = op.mask.image ? op.mask.image->size() : Size{};
+  if (auto st = check_composite(op, src_size, mask_size); !st) return st.error();
+  const CompositeFlags f = CompositeFlags::of(op.flags);
+  const uint32_t render_op = f.op, src_filter = f.src_filter, mask_filter = f.mask_filter;
+  const uint32_t src_repeat = f.src_repeat, mask_repeat = f.mask_repeat;
+  const bool component_alpha = f.component_alpha, has_mask = f.has_mask;
   const Rect r = intersect(op.box, bounds);
   if (r.empty()) return Rect{};
   // As the canvas: the destination area is copied out (x8r8g8b8, a surface of 32_xRGB),

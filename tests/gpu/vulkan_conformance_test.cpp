@@ -621,6 +621,41 @@ TEST(VulkanConformance, StrokesRunOnTheDevice) {
   EXPECT_GT(t.drawn().at(DrawOp{StrokeOp{}}.index()), 100);
 }
 
+TEST(VulkanConformance, PorterDuffCompositesRunOnTheDevice) {
+  Twins t;
+  SKIP_WITHOUT_VULKAN(t);
+  t.create(0, {53, 41});
+  t.create(1, {9, 6});
+  Gen g(13, t.sizes());
+  t.apply({{0, {}, BlitOp{{0, 0, 53, 41}, g.image(53, 41), {0, 0}}, {}},
+           {1, {}, BlitOp{{0, 0, 9, 6}, g.image(9, 6), {0, 0}}, {}}},
+          "noise");
+  std::vector<DrawCommand> cmds;
+  for (int i = 0; i < 200; ++i) {
+    CompositeOp o;
+    o.box = {g.uni(-6, 40), g.uni(-6, 30), g.uni(1, 30), g.uni(1, 25)};
+    Size size;
+    o.src = g.source(&size, g.chance(70));
+    if (o.src.surface_id) o.src.surface_id = i % 3 == 0 ? 0u : 1u;  // itself (a snapshot) or another
+    o.flags = uint32_t(i % 13) | uint32_t(g.uni(0, 4)) << 8 | uint32_t(g.uni(0, 3)) << 14;
+    if (g.chance(50)) {
+      o.mask = g.source(&size, g.chance(80));
+      if (o.mask.surface_id) o.mask.surface_id = 1;
+      o.flags |= SPICE_COMPOSITE_HAS_MASK | uint32_t(g.uni(0, 3)) << 16 | uint32_t(g.uni(0, 4)) << 11;
+    }
+    o.src_origin = {g.uni(-20, 20), g.uni(-20, 20)};
+    o.mask_origin = {g.uni(-20, 20), g.uni(-20, 20)};
+    std::vector<Rect> rects;
+    if (i % 5 == 0) rects = {{0, 0, 20, 20}, {10, 5, 30, 30}};
+    cmds.push_back({0, i % 7 == 0 ? Rect{3, 3, 40, 30} : Rect{}, o, rects});
+  }
+  t.apply(cmds, "composites");
+  t.compare("composites");
+  EXPECT_EQ(t.vk().stats().fallbacks, 0u);
+  EXPECT_EQ(t.vk().stats().validation_errors, 0u);
+  EXPECT_GT(t.drawn().at(DrawOp{CompositeOp{}}.index()), 120);
+}
+
 TEST(VulkanConformance, UnimplementedOpsFallBackToTheCpuTwin) {
   Twins t;
   SKIP_WITHOUT_VULKAN(t);

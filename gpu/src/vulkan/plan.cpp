@@ -122,7 +122,8 @@ class Planner {
   static Planned done(Result<Rect> r) { return Planned{std::move(r), nullptr}; }
 
   // Ops this backend leaves to the CPU twin (their errors and no-op cases come out the same
-  // through it): composite (pixman's Render operators and filters), text with a
+  // through it): composite with a transform, component alpha or an operator beyond ADD,
+  // text with a
   // pattern fore brush, rop3 with a pattern brush or scaled, opaque reading its pattern from
   // its own surface, and smooth scaling (pixman's GOOD filter).
   const char* fallback_name() const {
@@ -139,7 +140,17 @@ class Planner {
       if (r->brush.kind == Brush::Kind::pattern) return "rop3 (pattern brush)";
       if (r->src_area.size() != r->box.size()) return "rop3 (scaled)";
     }
-    if (std::holds_alternative<CompositeOp>(op)) return "composite";
+    if (const auto* c = std::get_if<CompositeOp>(&op)) {
+      // On the device: the Porter-Duff operators up to ADD, untransformed, without component
+      // alpha, at coordinates pixman's 16.16 arithmetic holds exactly.
+      const CompositeFlags f = CompositeFlags::of(c->flags);
+      constexpr int32_t kExact = 16383;
+      auto small = [&](Point p) { return p.x >= -kExact && p.x <= kExact && p.y >= -kExact && p.y <= kExact; };
+      if (f.op > PIXMAN_OP_ADD || c->src_transform || (f.has_mask && (c->mask_transform || f.component_alpha)) ||
+          !small(c->src_origin) || !small(c->mask_origin) || !small({c->box.x, c->box.y})) {
+        return "composite";
+      }
+    }
     if (const auto* t = std::get_if<TextOp>(&op)) {
       if (t->fore_brush.kind == Brush::Kind::pattern && !t->glyphs.empty()) return "text (pattern brush)";
     }
@@ -312,6 +323,14 @@ class Planner {
       auto s = resolve(st->brush.pattern, std::nullopt, st->box);
       if (!s) return s.error();
       src = *s;
+    } else if (const auto* c = std::get_if<CompositeOp>(&op)) {
+      // The CPU backend's order: the source, then the mask; both whole.
+      auto s = resolve(c->src, std::nullopt, c->box);
+      if (!s) return s.error();
+      src = *s;
+      auto m = resolve(c->mask, std::nullopt, c->box);
+      if (!m) return m.error();
+      pattern = *m;
     }
     Rect bounds = bounds_;
     if (!cmd_.clip_rects.empty()) {
@@ -344,6 +363,8 @@ class Planner {
       drawn = rop3(bounds, *r3, src);
     } else if (const auto* st = std::get_if<StrokeOp>(&op)) {
       drawn = stroke(bounds, *st, src);
+    } else if (const auto* c = std::get_if<CompositeOp>(&op)) {
+      drawn = composite(bounds, *c, src, pattern);
     }
     if (!drawn || drawn->empty() || cmd_.clip_rects.empty()) return drawn;
     Rect damaged;
@@ -623,6 +644,47 @@ class Planner {
     op.color = o.brush.kind == Brush::Kind::solid ? o.brush.color : 0;
     if (!set_mask(op, o.mask, o.box, r)) return r;
     set_sampled_source(op, src, o.src_area, o.box, r);
+    emit(op, r);
+    return r;
+  }
+
+  // The Porter-Duff composites fallback_name() leaves here (draw.comp's composite()).
+  Result<Rect> composite(const Rect& bounds, const CompositeOp& c, const Source& src, const Source& mask) {
+    const CompositeFlags f = CompositeFlags::of(c.flags);
+    const bool src_ok = src.image || src.surface;
+    const bool mask_ok = mask.image || mask.surface;
+    if (auto st = check_composite(c, src_ok ? src.size() : Size{}, mask_ok ? mask.size() : Size{}); !st) {
+      return st.error();
+    }
+    const Rect r = intersect(c.box, bounds);
+    if (r.empty()) return Rect{};
+    GpuOp op = base_op();
+    set_frame(op, r);
+    op.kind = kSolid;
+    op.combine = kComposite;
+    // A surface operand is opaque (x8r8g8b8), an image one carries alpha when it says so.
+    const bool src_alpha = src.image && src.has_alpha;
+    const bool mask_alpha = mask.image && mask.has_alpha;
+    op.rop = f.op | f.src_repeat << 8 | f.mask_repeat << 10 | uint32_t(src_alpha) << 12 |
+             uint32_t(mask_alpha) << 13 | uint32_t(f.has_mask) << 14;
+    const Size ss = src.size();
+    const Bound sb = bind(src, Rect::from_size(ss), r);
+    op.src = sb.address;
+    op.src_stride = sb.stride;
+    op.src_w = ss.width;
+    op.src_h = ss.height;
+    op.src_x = c.src_origin.x + (r.x - c.box.x);
+    op.src_y = c.src_origin.y + (r.y - c.box.y);
+    if (f.has_mask) {
+      const Size ms = mask.size();
+      const Bound mb = bind(mask, Rect::from_size(ms), r);
+      op.mask = mb.address;
+      op.mask_invert = uint32_t(mb.stride);
+      op.mask_w = ms.width;
+      op.mask_h = ms.height;
+      op.mask_x = c.mask_origin.x + (r.x - c.box.x);
+      op.mask_y = c.mask_origin.y + (r.y - c.box.y);
+    }
     emit(op, r);
     return r;
   }
