@@ -656,6 +656,51 @@ TEST(VulkanConformance, PorterDuffCompositesRunOnTheDevice) {
   EXPECT_GT(t.drawn().at(DrawOp{CompositeOp{}}.index()), 120);
 }
 
+TEST(VulkanConformance, PatternTextRunsOnTheDevice) {
+  Twins t;
+  SKIP_WITHOUT_VULKAN(t);
+  t.create(0, {45, 30});
+  t.create(1, {5, 7});
+  Gen g(17, t.sizes());
+  t.apply({{0, {}, BlitOp{{0, 0, 45, 30}, g.image(45, 30), {0, 0}}, {}},
+           {1, {}, BlitOp{{0, 0, 5, 7}, g.image(5, 7), {0, 0}}, {}}},
+          "noise");
+  std::vector<DrawCommand> cmds;
+  for (int i = 0; i < 60; ++i) {
+    TextOp o;
+    o.box = {g.uni(-4, 20), g.uni(-4, 15), g.uni(5, 40), g.uni(5, 30)};
+    o.bpp = uint8_t(std::array{1, 4, 8}[size_t(i % 3)]);
+    o.fore_brush.kind = Brush::Kind::pattern;
+    if (i % 2) {
+      o.fore_brush.pattern.surface_id = 1;
+    } else {
+      o.fore_brush.pattern.image = g.image(g.uni(1, 6), g.uni(1, 6));
+    }
+    o.fore_brush.pattern_pos = {g.uni(-9, 9), g.uni(-9, 9)};
+    o.fore_mode = SPICE_ROPD_OP_PUT;
+    for (int k = g.uni(1, 4); k > 0; --k) {
+      Glyph gl;
+      gl.render_pos = {o.box.x + g.uni(-2, 20), o.box.y + g.uni(0, 20)};
+      gl.glyph_origin = {g.uni(-2, 1), g.uni(-8, 0)};
+      gl.size = {g.uni(1, 9), g.uni(1, 9)};
+      for (int n = gl.size.width * gl.size.height; n > 0; --n) gl.coverage.push_back(uint8_t(g.uni(0, 255)));
+      o.glyphs.push_back(gl);
+    }
+    if (i % 4 == 0) {
+      o.back_area = o.box;
+      o.back_brush = Brush{Brush::Kind::solid, g.word(), {}, {}};
+    }
+    std::vector<Rect> rects;
+    if (i % 5 == 0) rects = {{0, 0, 20, 20}, {10, 5, 30, 30}};
+    cmds.push_back({0, {}, o, rects});
+  }
+  t.apply(cmds, "pattern text");
+  t.compare("pattern text");
+  EXPECT_EQ(t.vk().stats().fallbacks, 0u);
+  EXPECT_EQ(t.vk().stats().validation_errors, 0u);
+  EXPECT_GT(t.drawn().at(DrawOp{TextOp{}}.index()), 40);
+}
+
 TEST(VulkanConformance, UnimplementedOpsFallBackToTheCpuTwin) {
   Twins t;
   SKIP_WITHOUT_VULKAN(t);

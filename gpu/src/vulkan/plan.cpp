@@ -123,8 +123,7 @@ class Planner {
 
   // Ops this backend leaves to the CPU twin (their errors and no-op cases come out the same
   // through it): composite with a transform, component alpha or an operator beyond ADD,
-  // text with a
-  // pattern fore brush, rop3 with a pattern brush or scaled, opaque reading its pattern from
+  // text with a pattern fore brush that has alpha or is its own surface, rop3 with a pattern brush or scaled, opaque reading its pattern from
   // its own surface, and smooth scaling (pixman's GOOD filter).
   const char* fallback_name() const {
     const DrawOp& op = cmd_.op;
@@ -152,7 +151,13 @@ class Planner {
       }
     }
     if (const auto* t = std::get_if<TextOp>(&op)) {
-      if (t->fore_brush.kind == Brush::Kind::pattern && !t->glyphs.empty()) return "text (pattern brush)";
+      // A pattern with alpha (the shader composites an opaque brush), or one read from the
+      // destination (the CPU reads it before the background is drawn).
+      const ImageSource& p = t->fore_brush.pattern;
+      if (t->fore_brush.kind == Brush::Kind::pattern && !t->glyphs.empty() &&
+          ((p.image && p.has_alpha) || p.surface_id == cmd_.surface_id)) {
+        return "text (pattern brush)";
+      }
     }
     if (const auto* c = std::get_if<CopyOp>(&op)) {
       if (c->src_area.size() != c->box.size() && c->scale_mode == SPICE_IMAGE_SCALE_MODE_INTERPOLATE) {
@@ -307,6 +312,9 @@ class Planner {
       auto s = resolve(t->back_brush.pattern, std::nullopt, t->box);
       if (!s) return s.error();
       src = *s;
+      auto p = resolve(t->fore_brush.pattern, std::nullopt, t->box);
+      if (!p) return p.error();
+      pattern = *p;
     } else if (const auto* o = std::get_if<OpaqueOp>(&op)) {
       // The CPU backend's order: the pattern, then the source.
       auto p = resolve(o->brush.pattern, std::nullopt, o->box);
@@ -356,7 +364,7 @@ class Planner {
     } else if (const auto* a = std::get_if<AlphaBlendOp>(&op)) {
       drawn = alpha_blend(bounds, *a, src);
     } else if (const auto* t = std::get_if<TextOp>(&op)) {
-      drawn = text(bounds, *t, src);
+      drawn = text(bounds, *t, src, pattern);
     } else if (const auto* o = std::get_if<OpaqueOp>(&op)) {
       drawn = opaque(bounds, *o, src, pattern);
     } else if (const auto* r3 = std::get_if<Rop3Op>(&op)) {
@@ -562,7 +570,7 @@ class Planner {
 
   // The canvas's text: the background first (PUT only), then the glyphs' coverage, combined
   // by maximum into one mask, composited OVER with the solid fore colour.
-  Result<Rect> text(const Rect& bounds, const TextOp& t, const Source& back_pattern) {
+  Result<Rect> text(const Rect& bounds, const TextOp& t, const Source& back_pattern, const Source& fore_pattern) {
     if (!edges_fit(t.box) || !edges_fit(t.back_area)) return err("text " + describe(t.box) + " overflows");
     const Rect clip = intersect(t.box, bounds);
     if (clip.empty()) return Rect{};
@@ -571,7 +579,10 @@ class Planner {
     std::optional<Error> glyph_error;
     Rect extent;
     const bool fore = !t.glyphs.empty() && t.fore_brush.kind != Brush::Kind::none;
-    if (fore) {  // solid: a pattern fore brush goes to the CPU twin (fallback_name)
+    const bool pattern = t.fore_brush.kind == Brush::Kind::pattern;
+    if (fore && pattern && ((!fore_pattern.image && !fore_pattern.surface) || fore_pattern.size().empty())) {
+      glyph_error = err("text: pattern brush without an image");
+    } else if (fore) {
       auto e = glyph_extent(t.glyphs);
       if (e) extent = *e;
       else glyph_error = e.error();
@@ -599,9 +610,22 @@ class Planner {
     glyph_coverage(t.glyphs, t.bpp, r, cover.data(), size_t(r.width));
     GpuOp op = base_op();
     set_frame(op, r);
-    op.kind = kSolid;
     op.combine = kCoverOver;
-    op.color = t.fore_brush.color;
+    if (pattern) {
+      // As the client: the tile repeats from the string's top-left moved by pattern_pos.
+      const Size tile = fore_pattern.size();
+      const Bound b = bind(fore_pattern, Rect::from_size(tile), r);
+      op.kind = kPattern;
+      op.src = b.address;
+      op.src_stride = b.stride;
+      op.src_w = tile.width;
+      op.src_h = tile.height;
+      op.src_x = wrap_mod(int64_t(r.x) - extent.x - t.fore_brush.pattern_pos.x, tile.width);
+      op.src_y = wrap_mod(int64_t(r.y) - extent.y - t.fore_brush.pattern_pos.y, tile.height);
+    } else {
+      op.kind = kSolid;
+      op.color = t.fore_brush.color;
+    }
     op.mask = rec_.upload_bytes(cover.data(), cover.size());
     op.mask_w = r.width;
     op.mask_h = r.height;
