@@ -29,6 +29,9 @@ const uint kRaw = 3u;          // dst = s (snapshots into scratch buffers; X kep
 const uint kCoverOver = 4u;    // dst = (s IN mask byte) OVER dst | X (text: the mask is coverage)
 const uint kRop3 = 5u;         // dst = rop3(color, s, dst) | X, the ternary code in kRopCode
 const uint kComposite = 6u;    // a Porter-Duff operator, untransformed (see composite())
+// dst = rop3(pattern, s, dst) | X: the pattern tile at `maps` (stride in `color`, size in
+// src_w x src_h, the frame origin's tile pixel at (alpha & 0xffff, alpha >> 16)).
+const uint kRop3Pattern = 7u;
 
 // What kind of op this pipeline draws: specialization constants, so each pipeline holds only
 // its own path (no divergence, and lavapipe does not run every branch under a mask). `kind`,
@@ -226,6 +229,10 @@ void draw_pixel(int x, int y) {
     result = apply_rop(kRopCode, s, d);
   } else if (kCombine == kRop3) {
     result = apply_rop3(kRopCode, op.color, s, d);
+  } else if (kCombine == kRop3Pattern) {
+    uint tx = ((op.alpha & 0xffffu) + uint(fx)) % uint(op.src_w);
+    uint ty = ((op.alpha >> 16) + uint(fy)) % uint(op.src_h);
+    result = apply_rop3(kRopCode, uint(op.maps.v[ty * op.color + tx]), s, d);
   } else if (kCombine == kComposite) {
     result = composite(kRopCode, fx, fy, d);
   } else if (kCombine == kTransparent) {

@@ -524,7 +524,7 @@ TEST(VulkanConformance, PartialReadbackIsCurrentWhereAsked) {
   EXPECT_EQ(t.vk().stats().readback_bytes, uint64_t(10 * 3 + 20 * 20) * 4);
 }
 
-TEST(VulkanConformance, OpaqueAndSolidBrushRop3RunOnTheDevice) {
+TEST(VulkanConformance, OpaqueAndRop3RunOnTheDevice) {
   Twins t;
   SKIP_WITHOUT_VULKAN(t);
   t.create(0, {37, 23});
@@ -548,6 +548,10 @@ TEST(VulkanConformance, OpaqueAndSolidBrushRop3RunOnTheDevice) {
       o.box.height = o.src_area.height;
     }
     o.brush = code % 3 == 0 ? Brush{} : Brush{Brush::Kind::solid, g.word(), {}, {}};
+    if (code % 4 == 2) {
+      o.brush = g.brush();
+      if (o.brush.pattern.surface_id) o.brush.pattern.surface_id = code % 8 == 2 ? 0u : 1u;
+    }
     o.rop3 = uint8_t(code);
     if (code % 5 == 0) o.mask = g.mask(o.box);
     std::vector<Rect> rects;

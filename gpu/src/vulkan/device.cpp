@@ -315,7 +315,8 @@ Result<VkPipeline> Device::pipeline(const GpuOp& op) {
   // 8-bit ternary code for kRop3), mask.
   // kComposite: rop packs the operator, repeats and formats (15 bits), and its mask is an
   // image read by the combiner, not the 1-bit mask test.
-  const bool has_rop = op.combine == kRop || op.combine == kRop3 || op.combine == kComposite;
+  const bool has_rop = op.combine == kRop || op.combine == kRop3 || op.combine == kRop3Pattern ||
+                       op.combine == kComposite;
   struct Spec {
     uint32_t kind, combine, rop;
     VkBool32 mask, list;

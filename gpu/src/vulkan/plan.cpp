@@ -123,7 +123,7 @@ class Planner {
 
   // Ops this backend leaves to the CPU twin (their errors and no-op cases come out the same
   // through it): composite with a transform, component alpha or an operator beyond ADD,
-  // text with a pattern fore brush that has alpha or is its own surface, rop3 with a pattern brush or scaled, opaque reading its pattern from
+  // text with a pattern fore brush that has alpha or is its own surface, rop3 scaled, opaque reading its pattern from
   // its own surface, and smooth scaling (pixman's GOOD filter).
   const char* fallback_name() const {
     const DrawOp& op = cmd_.op;
@@ -135,9 +135,13 @@ class Planner {
       if (o->brush.pattern.surface_id == cmd_.surface_id) return "opaque (pattern from its own surface)";
     }
     if (const auto* r = std::get_if<Rop3Op>(&op)) {
-      // Two image operands (source and pattern) or the canvas's own scaling: the CPU twin.
-      if (r->brush.kind == Brush::Kind::pattern) return "rop3 (pattern brush)";
+      // The canvas's own scaling: the CPU twin.
       if (r->src_area.size() != r->box.size()) return "rop3 (scaled)";
+      // The shader packs the pattern phase in 16 bits per axis.
+      const auto& img = r->brush.pattern.image;
+      if (r->brush.kind == Brush::Kind::pattern && img && (img->width() > 0xffff || img->height() > 0xffff)) {
+        return "rop3 (huge pattern)";
+      }
     }
     if (const auto* c = std::get_if<CompositeOp>(&op)) {
       // On the device: the Porter-Duff operators up to ADD, untransformed, without component
@@ -324,6 +328,9 @@ class Planner {
       if (!s) return s.error();
       src = *s;
     } else if (const auto* r3 = std::get_if<Rop3Op>(&op)) {
+      auto p = resolve(r3->brush.pattern, std::nullopt, r3->box);
+      if (!p) return p.error();
+      pattern = *p;
       auto s = resolve(r3->src, r3->src_area, r3->box);
       if (!s) return s.error();
       src = *s;
@@ -368,7 +375,7 @@ class Planner {
     } else if (const auto* o = std::get_if<OpaqueOp>(&op)) {
       drawn = opaque(bounds, *o, src, pattern);
     } else if (const auto* r3 = std::get_if<Rop3Op>(&op)) {
-      drawn = rop3(bounds, *r3, src);
+      drawn = rop3(bounds, *r3, src, pattern);
     } else if (const auto* st = std::get_if<StrokeOp>(&op)) {
       drawn = stroke(bounds, *st, src);
     } else if (const auto* c = std::get_if<CompositeOp>(&op)) {
@@ -653,11 +660,15 @@ class Planner {
     return bounding_union(*c, *b);
   }
 
-  // Rop3 with a solid (or no) brush and an unscaled source; the rest goes to the CPU twin.
-  Result<Rect> rop3(const Rect& bounds, const Rop3Op& o, const Source& src) {
+  // Rop3 with an unscaled source (a scaled one goes to the CPU twin).
+  Result<Rect> rop3(const Rect& bounds, const Rop3Op& o, const Source& src, const Source& pattern) {
     if (!edges_fit(o.box)) return err("rop3 " + describe(o.box) + " overflows");
     if (auto st = check_area(src, o.src_area, "rop3"); !st) return st.error();
     if (auto st = check_mask(o.mask); !st) return st.error();
+    const bool tiled = o.brush.kind == Brush::Kind::pattern;
+    if (tiled && ((!pattern.image && !pattern.surface) || pattern.size().empty())) {
+      return err("rop3: pattern brush without an image");
+    }
     const Rect r = intersect(o.box, bounds);
     if (r.empty()) return Rect{};
     GpuOp op = base_op();
@@ -667,6 +678,17 @@ class Planner {
     // A missing brush reads as colour 0, as on the CPU.
     op.color = o.brush.kind == Brush::Kind::solid ? o.brush.color : 0;
     if (!set_mask(op, o.mask, o.box, r)) return r;
+    if (tiled) {
+      const Size tile = pattern.size();
+      const Bound b = bind(pattern, Rect::from_size(tile), r);
+      op.combine = kRop3Pattern;
+      op.maps = b.address;
+      op.color = uint32_t(b.stride);
+      op.src_w = tile.width;
+      op.src_h = tile.height;
+      op.alpha = uint32_t(wrap_mod(int64_t(r.x) - o.brush.pattern_pos.x, tile.width)) |
+                 uint32_t(wrap_mod(int64_t(r.y) - o.brush.pattern_pos.y, tile.height)) << 16;
+    }
     set_sampled_source(op, src, o.src_area, o.box, r);
     emit(op, r);
     return r;
