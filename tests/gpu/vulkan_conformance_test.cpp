@@ -554,6 +554,10 @@ TEST(VulkanConformance, OpaqueAndRop3RunOnTheDevice) {
     }
     o.rop3 = uint8_t(code);
     if (code % 5 == 0) o.mask = g.mask(o.box);
+    if (code % 7 == 3 && o.brush.kind != Brush::Kind::pattern) {  // scaled with the nearest filter
+      o.scale_mode = SPICE_IMAGE_SCALE_MODE_NEAREST;
+      o.src_area = {code % 5, code % 4, 1 + code % 13, 1 + code % 9};
+    }
     std::vector<Rect> rects;
     if (code % 6 == 0) rects = {{0, 0, 9, 9}, {5, 3, 20, 8}};
     cmds.push_back({0, code % 10 == 0 ? Rect{1, 1, 30, 15} : Rect{}, o, rects});

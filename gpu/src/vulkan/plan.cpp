@@ -3,6 +3,7 @@
 #include <spice/enums.h>
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <string>
 
@@ -123,7 +124,7 @@ class Planner {
 
   // Ops this backend leaves to the CPU twin (their errors and no-op cases come out the same
   // through it): composite with a transform, component alpha or an operator beyond ADD,
-  // text with a pattern fore brush that has alpha or is its own surface, rop3 scaled, opaque reading its pattern from
+  // text with a pattern fore brush that has alpha or is its own surface, rop3 smoothly scaled or scaled with a pattern, opaque reading its pattern from
   // its own surface, and smooth scaling (pixman's GOOD filter).
   const char* fallback_name() const {
     const DrawOp& op = cmd_.op;
@@ -136,7 +137,11 @@ class Planner {
     }
     if (const auto* r = std::get_if<Rop3Op>(&op)) {
       // The canvas's own scaling: the CPU twin.
-      if (r->src_area.size() != r->box.size()) return "rop3 (scaled)";
+      // Smooth scaling (pixman's GOOD filter), or scaled with a pattern (both need `maps`).
+      if (r->src_area.size() != r->box.size() &&
+          (r->scale_mode == SPICE_IMAGE_SCALE_MODE_INTERPOLATE || r->brush.kind == Brush::Kind::pattern)) {
+        return "rop3 (scaled)";
+      }
       // The shader packs the pattern phase in 16 bits per axis.
       const auto& img = r->brush.pattern.image;
       if (r->brush.kind == Brush::Kind::pattern && img && (img->width() > 0xffff || img->height() > 0xffff)) {
@@ -439,14 +444,28 @@ class Planner {
       set_offset_source(op, b, needed);
       return;
     }
+    // pixman_fixed_t scale factors, as the CPU backend computes them.
+    const int32_t fx = int32_t((int64_t(area.width) * 65536) / box.width);
+    const int32_t fy = int32_t((int64_t(area.height) * 65536) / box.height);
+    set_mapped_source(op, src, r, {fx, int64_t(r.x) - box.x, area.x}, {fy, int64_t(r.y) - box.y, area.y});
+  }
+
+  // One axis of a scaled read: frame pixel i samples source pixel ((f * (first + i) + f/2 +
+  // pos * 65536) - 1) >> 16, pixman's nearest sample for a 16.16 scale `f` and translation `pos`.
+  struct ScaleAxis {
+    int32_t f;
+    int64_t first;
+    int64_t pos;
+  };
+
+  // Points `op` at `src` through per-column and per-row sampling maps for frame `r`.
+  void set_mapped_source(GpuOp& op, const Source& src, const Rect& r, ScaleAxis ax, ScaleAxis ay) {
     const Size size = src.size();
     std::vector<int32_t> maps(size_t(r.width) + size_t(r.height));
-    auto axis = [&](int32_t n, int32_t first, int32_t a_pos, int32_t a_len, int32_t b_len, int32_t limit,
-                    int32_t* out, int32_t& lo, int32_t& hi) {
-      const int32_t f = int32_t((int64_t(a_len) * 65536) / b_len);  // pixman_fixed_t, as the CPU
-      const int64_t half = (int64_t(f) * 0x8000 + 0x8000) >> 16;
+    auto axis = [&](int32_t n, const ScaleAxis& a, int32_t limit, int32_t* out, int32_t& lo, int32_t& hi) {
+      const int64_t half = (int64_t(a.f) * 0x8000 + 0x8000) >> 16;
       for (int32_t i = 0; i < n; ++i) {
-        const int64_t v = int64_t(f) * (int64_t(first) + i) + half + int64_t(a_pos) * 65536;
+        const int64_t v = int64_t(a.f) * (a.first + i) + half + a.pos * 65536;
         const int64_t idx = (v - 1) >> 16;
         if (idx < 0 || idx >= limit) {
           out[i] = -1;
@@ -458,8 +477,8 @@ class Planner {
       }
     };
     int32_t x0 = INT32_MAX, x1 = -1, y0 = INT32_MAX, y1 = -1;
-    axis(r.width, r.x - box.x, area.x, area.width, box.width, size.width, maps.data(), x0, x1);
-    axis(r.height, r.y - box.y, area.y, area.height, box.height, size.height, maps.data() + r.width, y0, y1);
+    axis(r.width, ax, size.width, maps.data(), x0, x1);
+    axis(r.height, ay, size.height, maps.data() + r.width, y0, y1);
     op.kind = kMapped;
     if (x1 >= 0 && y1 >= 0) {
       const Rect needed = Rect::from_ltrb(x0, y0, x1 + 1, y1 + 1);
@@ -671,6 +690,22 @@ class Planner {
     }
     const Rect r = intersect(o.box, bounds);
     if (r.empty()) return Rect{};
+    // The canvas scales a rop3 source its own way (canvas_scale_surface, as cpu_rops.cpp's
+    // rop3_scaled_part): double factors truncated to 16.16, the origin divided and rounded.
+    const bool scaled = o.src_area.size() != o.box.size();
+    ScaleAxis ax{}, ay{};
+    if (scaled) {
+      if (o.scale_mode != SPICE_IMAGE_SCALE_MODE_NEAREST) {
+        return err("rop3: unknown scale mode " + std::to_string(o.scale_mode));
+      }
+      const double sx = double(o.src_area.width) / o.box.width;
+      const double sy = double(o.src_area.height) / o.box.height;
+      const double ox = std::floor(o.src_area.x / sx + 0.5);
+      const double oy = std::floor(o.src_area.y / sy + 0.5);
+      if (ox > 32767 || oy > 32767) return err("rop3: scaled source origin out of range");
+      ax = {pixman_double_to_fixed(sx), int64_t(ox) + (r.x - o.box.x), 0};
+      ay = {pixman_double_to_fixed(sy), int64_t(oy) + (r.y - o.box.y), 0};
+    }
     GpuOp op = base_op();
     set_frame(op, r);
     op.combine = kRop3;
@@ -678,6 +713,11 @@ class Planner {
     // A missing brush reads as colour 0, as on the CPU.
     op.color = o.brush.kind == Brush::Kind::solid ? o.brush.color : 0;
     if (!set_mask(op, o.mask, o.box, r)) return r;
+    if (scaled) {
+      set_mapped_source(op, src, r, ax, ay);
+      emit(op, r);
+      return r;
+    }
     if (tiled) {
       const Size tile = pattern.size();
       const Bound b = bind(pattern, Rect::from_size(tile), r);
