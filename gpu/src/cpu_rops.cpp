@@ -6,6 +6,9 @@
 #include <spice/enums.h>
 
 #include <algorithm>
+#include <array>
+#include <type_traits>
+#include <utility>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -36,6 +39,7 @@ class MaskTest {
  public:
   MaskTest(const Mask& m, Point box_origin) : m_(m), ox_(box_origin.x - m.pos.x), oy_(box_origin.y - m.pos.y) {}
   Status check() const { return check_mask(m_); }
+  bool empty() const { return m_.empty(); }
   bool drawn(int32_t x, int32_t y) const {
     if (m_.empty()) return true;
     const int64_t mx = int64_t(x) - ox_;
@@ -49,9 +53,32 @@ class MaskTest {
   int64_t ox_, oy_;
 };
 
+// Calls f(std::integral_constant<Rop, rop>{}): the rop becomes a constant in f's loops.
+template <class F>
+void with_rop(Rop rop, F&& f) {
+  switch (rop) {
+#define SPICEFLOW_ROP_CASE(r) \
+  case Rop::r: return f(std::integral_constant<Rop, Rop::r>{});
+    SPICEFLOW_ROP_CASE(clear) SPICEFLOW_ROP_CASE(and_) SPICEFLOW_ROP_CASE(and_reverse) SPICEFLOW_ROP_CASE(copy)
+    SPICEFLOW_ROP_CASE(and_inverted) SPICEFLOW_ROP_CASE(noop) SPICEFLOW_ROP_CASE(xor_) SPICEFLOW_ROP_CASE(or_)
+    SPICEFLOW_ROP_CASE(nor) SPICEFLOW_ROP_CASE(equiv) SPICEFLOW_ROP_CASE(invert) SPICEFLOW_ROP_CASE(or_reverse)
+    SPICEFLOW_ROP_CASE(copy_inverted) SPICEFLOW_ROP_CASE(or_inverted) SPICEFLOW_ROP_CASE(nand) SPICEFLOW_ROP_CASE(set)
+#undef SPICEFLOW_ROP_CASE
+  }
+}
+
 // dst(x, y) = rop(src(x, y), dst(x, y)) over `r`, through `mask`, X forced opaque.
 template <class Src>
 void rop_rect(Image& dst, const Rect& r, Rop rop, const MaskTest& mask, Src&& src) {
+  if (mask.empty()) {  // the common case: the rop a constant in the loop
+    with_rop(rop, [&](auto constant_rop) {
+      for (int32_t y = r.y; y < r.bottom(); ++y) {
+        uint32_t* row = dst.row(y);
+        for (int32_t x = r.x; x < r.right(); ++x) row[x] = apply_rop(constant_rop.value, src(x, y), row[x]) | kOpaque;
+      }
+    });
+    return;
+  }
   for (int32_t y = r.y; y < r.bottom(); ++y) {
     uint32_t* row = dst.row(y);
     for (int32_t x = r.x; x < r.right(); ++x) {
@@ -129,6 +156,20 @@ Result<Image> rop3_scaled_part(const Image& img, const Rect& area, const Rect& b
                            int32_t(oy) + (r.y - box.y), 0, 0, 0, 0, r.width, r.height);
   return out;
 }
+
+// One row of a rop3 with a solid brush and no mask, the code a template parameter so the
+// compiler folds apply_rop3 to the code's own expression and vectorizes the loop; one
+// instance per code, picked from kRop3Rows.
+template <uint8_t Code>
+void rop3_solid_row(uint32_t* dst, const uint32_t* src, uint32_t p, int32_t n) {
+  for (int32_t i = 0; i < n; ++i) dst[i] = apply_rop3(Code, p, src[i], dst[i]) | kOpaque;
+}
+using Rop3Row = void (*)(uint32_t*, const uint32_t*, uint32_t, int32_t);
+template <size_t... I>
+constexpr std::array<Rop3Row, sizeof...(I)> rop3_rows(std::index_sequence<I...>) {
+  return {&rop3_solid_row<uint8_t(I)>...};
+}
+constexpr std::array<Rop3Row, 256> kRop3Rows = rop3_rows(std::make_index_sequence<256>{});
 
 // A pattern brush's tile, or an error naming `what`.
 Result<const Image*> pattern_tile(const Brush& b, const char* what) {
@@ -422,8 +463,8 @@ Result<Rect> draw_rop3(Image& dst, const Rect& bounds, const Rop3Op& op) {
   for (int32_t y = r.y; y < r.bottom(); ++y) {
     uint32_t* row = dst.row(y);
     const uint32_t* src = from->row(y + dy) + dx;
-    if (!tile && op.mask.empty()) {  // the common case, a loop the compiler vectorizes
-      for (int32_t x = r.x; x < r.right(); ++x) row[x] = apply_rop3(code, color, src[x], row[x]) | kOpaque;
+    if (!tile && op.mask.empty()) {  // the common case
+      kRop3Rows[code](row + r.x, src + r.x, color, r.width);
       continue;
     }
     const uint32_t* pattern = tile ? tile->row(wrap_mod(int64_t(y) - pos.y, tile->height())) : nullptr;

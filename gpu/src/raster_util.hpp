@@ -110,12 +110,12 @@ inline uint16_t opaque_brush_descriptor(uint16_t desc) {
 /// 32-bit words: bit i of `code` is the result where pattern, source and destination bits
 /// are (i >> 2, i >> 1, i) & 1. The shader computes it the same way (sum of minterms).
 inline uint32_t apply_rop3(uint8_t code, uint32_t p, uint32_t s, uint32_t d) {
-  uint32_t out = 0;
-  for (uint32_t i = 0; i < 8; ++i) {  // branch-free, so a row loop unrolls and vectorizes
-    const uint32_t take = 0u - ((uint32_t(code) >> i) & 1u);
-    out |= take & ((i & 4u) ? p : ~p) & ((i & 2u) ? s : ~s) & ((i & 1u) ? d : ~d);
-  }
-  return out;
+  // Written out and branch-free: with a constant code it folds to the code's expression,
+  // and a row loop vectorizes either way.
+  const auto take = [code](int i) { return 0u - ((uint32_t(code) >> i) & 1u); };
+  const uint32_t np = ~p, ns = ~s, nd = ~d;
+  return (take(0) & np & ns & nd) | (take(1) & np & ns & d) | (take(2) & np & s & nd) | (take(3) & np & s & d) |
+         (take(4) & p & ns & nd) | (take(5) & p & ns & d) | (take(6) & p & s & nd) | (take(7) & p & s & d);
 }
 
 /// DRAW_COMPOSITE's flag fields, as the canvas extracts them (pixman's numbering).
