@@ -285,6 +285,73 @@ TEST_F(CpuStroke, ClipRectListsDrawEachPixelOnce) {
   expect_surface(expected, "clip rects");
 }
 
+// Golden pixels: what the SPICE client's own line code (spice-common common/lines.c,
+// spice_canvas_zero_line with CapNotLast, as canvas_draw_stroke calls it) draws for these
+// polylines on a 32x24 canvas with a xor rop (a pixel drawn twice is clear), one bit per
+// pixel, row by row. Recorded once from that code; points off the canvas exercise its
+// clipping.
+struct GoldenLine {
+  std::vector<Point> points;
+  uint32_t rows[24];
+};
+const GoldenLine kClientLines[] = {
+  {{{1, 1}, {30, 9}, {4, 22}, {1, 1}},
+   {0x00000000u, 0x00000006u, 0x0000007au, 0x00000782u, 0x00003802u, 0x0003c004u,
+    0x001c0004u, 0x01e00004u, 0x1e000004u, 0x40000004u, 0x18000004u, 0x06000004u,
+    0x01800008u, 0x00600008u, 0x00180008u, 0x00060008u, 0x00018008u, 0x00006008u,
+    0x00001808u, 0x00000610u, 0x00000190u, 0x00000070u, 0x00000010u, 0x00000000u}},
+  {{{31, 0}, {0, 23}},
+   {0x80000000u, 0x60000000u, 0x10000000u, 0x08000000u, 0x06000000u, 0x01000000u,
+    0x00800000u, 0x00600000u, 0x00100000u, 0x00080000u, 0x00060000u, 0x00010000u,
+    0x00008000u, 0x00006000u, 0x00001000u, 0x00000800u, 0x00000600u, 0x00000100u,
+    0x00000080u, 0x00000060u, 0x00000010u, 0x00000008u, 0x00000006u, 0x00000000u}},
+  {{{-10, 5}, {40, 17}, {16, -8}, {16, 30}},
+   {0x01010000u, 0x02010000u, 0x04010000u, 0x08010000u, 0x10010000u, 0x10010000u,
+    0x20010000u, 0x40010001u, 0x8001001eu, 0x000101e0u, 0x00011e00u, 0x0002e000u,
+    0x003d0000u, 0x03c10000u, 0x3c010000u, 0xc0010000u, 0x00010000u, 0x00010000u,
+    0x00010000u, 0x00010000u, 0x00010000u, 0x00010000u, 0x00010000u, 0x00010000u}},
+  {{{2, 20}, {29, 20}, {29, 3}, {2, 3}, {2, 20}},
+   {0x00000000u, 0x00000000u, 0x00000000u, 0x3ffffffcu, 0x20000004u, 0x20000004u,
+    0x20000004u, 0x20000004u, 0x20000004u, 0x20000004u, 0x20000004u, 0x20000004u,
+    0x20000004u, 0x20000004u, 0x20000004u, 0x20000004u, 0x20000004u, 0x20000004u,
+    0x20000004u, 0x20000004u, 0x3ffffffcu, 0x00000000u, 0x00000000u, 0x00000000u}},
+  {{{5, 5}, {6, 20}, {7, 5}, {25, 6}, {5, 7}},
+   {0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x0000ffa0u,
+    0x020080a0u, 0x00007f60u, 0x000000a0u, 0x000000a0u, 0x000000a0u, 0x000000a0u,
+    0x000000a0u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u,
+    0x00000000u, 0x00000000u, 0x00000040u, 0x00000000u, 0x00000000u, 0x00000000u}},
+  {{{-100, -37}, {60, 50}},
+   {0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u,
+    0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u,
+    0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000001u,
+    0x00000006u, 0x00000008u, 0x00000030u, 0x000000c0u, 0x00000300u, 0x00000c00u}},
+  {{{0, 12}, {31, 11}, {0, 10}, {31, 13}},
+   {0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u,
+    0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x0000ffc1u, 0x8000ffc0u,
+    0x03ffffffu, 0x7c000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u,
+    0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u}},
+  {{{20, 2}, {3, 19}, {3, 18}, {22, 18}},
+   {0x00000000u, 0x00000000u, 0x00100000u, 0x00080000u, 0x00040000u, 0x00020000u,
+    0x00010000u, 0x00008000u, 0x00004000u, 0x00002000u, 0x00001000u, 0x00000800u,
+    0x00000400u, 0x00000200u, 0x00000100u, 0x00000080u, 0x00000040u, 0x00000020u,
+    0x003fffe8u, 0x00000008u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u}},
+};
+
+TEST_F(CpuStroke, SolidLinesMatchTheClientsPixels) {
+  for (const GoldenLine& g : kClientLines) {
+    reset({32, 24});
+    StrokeOp op = polyline(g.points, SPICE_ROPD_OP_XOR, 0x00ffffffu, {0, 0, 32, 24});
+    ASSERT_TRUE(r_->apply({0, {}, op, {}}).ok());
+    const ImageView v = r_->view(0);
+    for (int y = 0; y < 24; ++y) {
+      uint32_t row = 0;
+      for (int x = 0; x < 32; ++x)
+        if (v.pixel(x, y) != kBase) row |= 1u << x;
+      EXPECT_EQ(row, g.rows[y]) << "row " << y << " of the line from (" << g.points[0].x << ", " << g.points[0].y << ")";
+    }
+  }
+}
+
 TEST_F(CpuStroke, HostilePathsAreRejectedOrBounded) {
   const Image before = reset({32, 32});
   auto stroke = [](std::vector<PathSegment> path) {
