@@ -152,7 +152,9 @@ class Planner {
       // On the device: the Porter-Duff operators up to ADD, untransformed, without component
       // alpha, at coordinates pixman's 16.16 arithmetic holds exactly.
       const CompositeFlags f = CompositeFlags::of(c->flags);
-      constexpr int32_t kExact = 16383;
+      // Origins and box corners this small keep every sample coordinate (origin + offset
+      // into a surface of at most 16384) below 32767, inside pixman's 16.16 range.
+      constexpr int32_t kExact = 8191;
       auto small = [&](Point p) { return p.x >= -kExact && p.x <= kExact && p.y >= -kExact && p.y <= kExact; };
       if (f.op > PIXMAN_OP_ADD || c->src_transform || (f.has_mask && (c->mask_transform || f.component_alpha)) ||
           !small(c->src_origin) || !small(c->mask_origin) || !small({c->box.x, c->box.y})) {
