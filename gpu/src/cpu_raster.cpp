@@ -258,11 +258,11 @@ class CpuRaster final : public RasterBackend {
     return BlitOp{dst, std::move(img), Point{0, 0}};
   }
 
-  // Ops of the general IR that this backend does not draw yet are rejected (the command
-  // alone is skipped and logged by the caller).
+  // The general ops never get here (draw_general and draw_general_clipped draw every one of
+  // them); std::visit needs an overload for each alternative all the same.
   template <class Op>
   static Result<Rect> draw(Surface&, const Rect&, const Op&) {
-    return make_error("this draw op is not supported by the cpu raster backend yet");
+    return make_error("internal: a general draw op reached the fast-path dispatch");
   }
 
   // The general ops drawn pixel by pixel (cpu_rops.cpp); nullopt for the others.
