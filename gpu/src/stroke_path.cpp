@@ -53,8 +53,10 @@ int32_t fix_to_int(int32_t f) {
   return v;
 }
 
-// An X on/off dash list: `ends[i]` is where dash i ends within one period; even dashes are
-// drawn. An odd-length list is used twice (X's rule), so the period has an even count.
+// An on/off dash list: `ends[i]` is where dash i ends within one period; even dashes are
+// drawn. The list repeats as it is, odd length included (the client's lines.c does not
+// alternate an odd list as X's protocol describes: [4] is a solid line, [5 6 3] is 5 on,
+// 6 off, 3 on, then 5 on again).
 struct Dashes {
   std::vector<int64_t> ends;
   int64_t offset = 0;
@@ -64,6 +66,11 @@ struct Dashes {
     const int64_t p = (offset + pos) % period;
     const size_t i = size_t(std::upper_bound(ends.begin(), ends.end(), p) - ends.begin());
     return i % 2 == 0;
+  }
+  // Whether a dash starts exactly at `pos`.
+  bool starts_at(int64_t pos) const {
+    const int64_t p = (offset + pos) % ends.back();
+    return p == 0 || std::binary_search(ends.begin(), ends.end(), p);
   }
 };
 
@@ -78,10 +85,6 @@ Result<Dashes> dashes_of(const StrokeOp& op) {
   if (op.line_flags & SPICE_LINE_FLAGS_START_WITH_GAP) {
     std::rotate(dash.begin(), dash.begin() + 1, dash.end());
     offset = dash[0];
-  }
-  if (dash.size() % 2 == 1) {
-    const size_t n = dash.size();
-    for (size_t i = 0; i < n; ++i) dash.push_back(dash[i]);
   }
   Dashes d;
   int64_t sum = 0;
@@ -115,7 +118,11 @@ void draw_segment(StrokeSink& pen, const Rect& r, Point a, Point b, const Dashes
   if (major == 0) return;
   const int64_t smaj = (x_major ? dx : dy) < 0 ? -1 : 1;
   const int64_t smin = (x_major ? dy : dx) < 0 ? -1 : 1;
-  const int64_t maj0 = x_major ? a.x : a.y;
+  // A dashed axis-aligned segment covers the pixels of [start, end) in increasing
+  // coordinates whichever way it runs (the client's 1-pixel-wide dash rectangles), so one
+  // running left or up starts a pixel before its start point.
+  const int64_t shift = dashes && minor == 0 && smaj < 0 ? -1 : 0;
+  const int64_t maj0 = (x_major ? a.x : a.y) + shift;
   const int64_t min0 = x_major ? a.y : a.x;
   const int64_t maj_lo = x_major ? r.x : r.y;
   const int64_t maj_hi = (x_major ? r.right() : r.bottom()) - 1;
@@ -178,13 +185,48 @@ class Polyline {
   }
 
   void flush() {
-    int64_t dash_pos = 0;
-    for (size_t i = 1; i < points_.size(); ++i) {
-      draw_segment(pen_, area_, points_[i - 1], points_[i], dashes_, dash_pos);
-      pen_.segment_end();
+    if (dashes_) {
+      flush_dashed();
+    } else {
+      int64_t dash_pos = 0;
+      for (size_t i = 1; i < points_.size(); ++i) {
+        draw_segment(pen_, area_, points_[i - 1], points_[i], nullptr, dash_pos);
+        pen_.segment_end();
+      }
     }
     points_.clear();
   }
+
+ private:
+  // A dashed polyline as the client draws it (X's wide-dash code at width 1): its pixels
+  // are a set, each drawn once whatever the rop (X gathers them into one span group), and
+  // where an axis-aligned segment running right or down turns into one running left or up
+  // with the dash on, the miter join fills the corner pixel that neither segment covers.
+  void flush_dashed() {
+    struct Collect final : StrokeSink {
+      std::vector<std::pair<int32_t, int32_t>> pixels;  // (y, x): sorted row by row
+      void plot(int32_t x, int32_t y) override { pixels.emplace_back(y, x); }
+    } all;
+    int64_t dash_pos = 0;
+    for (size_t i = 1; i < points_.size(); ++i) {
+      draw_segment(all, area_, points_[i - 1], points_[i], dashes_, dash_pos);
+      // The join needs one dash running through the vertex (not one ending there and the
+      // next starting) and a right angle (a reversal has no miter).
+      if (i + 1 < points_.size() && dashes_->on(dash_pos) && !dashes_->starts_at(dash_pos)) {
+        const Point a = points_[i - 1], v = points_[i], b = points_[i + 1];
+        const bool a_forward = (a.y == v.y && a.x < v.x) || (a.x == v.x && a.y < v.y);
+        const bool b_backward = (b.y == v.y && b.x < v.x) || (b.x == v.x && b.y < v.y);
+        const bool turns = (a.y == v.y) != (b.y == v.y);
+        if (a_forward && b_backward && turns && area_.contains(Rect{v.x, v.y, 1, 1})) all.plot(v.x, v.y);
+      }
+    }
+    std::sort(all.pixels.begin(), all.pixels.end());
+    all.pixels.erase(std::unique(all.pixels.begin(), all.pixels.end()), all.pixels.end());
+    for (const auto& [y, x] : all.pixels) pen_.plot(x, y);
+    pen_.segment_end();
+  }
+
+ public:
 
  private:
   StrokeSink& pen_;

@@ -228,14 +228,13 @@ TEST_F(CpuStroke, DashesFollowTheStyleAlongTheMajorAxis) {
     for (int s : c.style) op.style.push_back(uint32_t(s * 16));
     ASSERT_TRUE(r_->apply({0, {}, op, {}}).ok());
     // The client's dash list: START_WITH_GAP moves the first entry last and starts one in;
-    // an odd list repeats.
+    // the list repeats as it is (even entries on), odd length included.
     std::vector<int> dash = c.style;
     int offset = 0;
     if (c.start_with_gap) {
       std::rotate(dash.begin(), dash.begin() + 1, dash.end());
       offset = dash[0];
     }
-    if (dash.size() % 2) dash.insert(dash.end(), dash.begin(), dash.end());
     auto on = [&](int pos) {
       int total = 0;
       for (int d : dash) total += d;
@@ -348,6 +347,65 @@ TEST_F(CpuStroke, SolidLinesMatchTheClientsPixels) {
       for (int x = 0; x < 32; ++x)
         if (v.pixel(x, y) != kBase) row |= 1u << x;
       EXPECT_EQ(row, g.rows[y]) << "row " << y << " of the line from (" << g.points[0].x << ", " << g.points[0].y << ")";
+    }
+  }
+}
+
+// The same for dashed polylines of horizontal and vertical segments (the client's
+// spice_canvas_zero_dash_line, X's wide-dash code at width 1), xor rop: each pixel is drawn
+// once. Dash lengths in pixels.
+struct GoldenDashes {
+  std::vector<Point> points;
+  std::vector<int> dash;
+  uint32_t rows[24];
+};
+const GoldenDashes kClientDashes[] = {
+  {{{1, 2}, {30, 2}, {30, 20}, {3, 20}, {3, 4}},
+   {3, 2},
+   {0x00000000u, 0x00000000u, 0x1ce739ceu, 0x40000000u, 0x40000000u, 0x40000000u,
+    0x00000008u, 0x00000008u, 0x40000008u, 0x40000000u, 0x40000000u, 0x00000008u,
+    0x00000008u, 0x40000008u, 0x40000000u, 0x40000000u, 0x00000008u, 0x00000008u,
+    0x40000008u, 0x40000000u, 0x6739ce70u, 0x00000000u, 0x00000000u, 0x00000000u}},
+  {{{28, 22}, {28, 1}, {2, 1}, {2, 22}, {20, 22}},
+   {5, 6, 3},
+   {0x00000000u, 0x00ff03fcu, 0x00000000u, 0x10000000u, 0x10000000u, 0x10000000u,
+    0x10000000u, 0x10000004u, 0x10000004u, 0x10000004u, 0x10000004u, 0x00000004u,
+    0x00000004u, 0x00000004u, 0x00000004u, 0x00000000u, 0x00000000u, 0x10000000u,
+    0x10000000u, 0x10000000u, 0x10000000u, 0x10000004u, 0x000f81fcu, 0x00000000u}},
+  {{{-5, 10}, {40, 10}, {15, 10}, {15, -3}, {15, 30}},
+   {1},
+   {0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u,
+    0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u, 0xffffffffu, 0x00008000u,
+    0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u,
+    0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u}},
+  {{{31, 5}, {0, 5}, {0, 15}, {31, 15}, {31, 8}, {10, 8}},
+   {2, 1, 1, 3},
+   {0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x68d1a347u,
+    0x00000000u, 0x00000000u, 0xa3468c00u, 0x80000001u, 0x00000001u, 0x00000000u,
+    0x00000001u, 0x80000000u, 0x00000000u, 0x62c58b16u, 0x00000000u, 0x00000000u,
+    0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u}},
+  {{{4, 23}, {4, 0}, {25, 0}, {25, 23}},
+   {4},
+   {0x03fffff0u, 0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u,
+    0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u,
+    0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u,
+    0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u, 0x00000000u}},
+};
+
+TEST_F(CpuStroke, AxisAlignedDashesMatchTheClientsPixels) {
+  for (const GoldenDashes& g : kClientDashes) {
+    reset({32, 24});
+    StrokeOp op = polyline(g.points, SPICE_ROPD_OP_XOR, 0x00ffffffu, {0, 0, 32, 24});
+    op.line_flags = SPICE_LINE_FLAGS_STYLED;
+    for (int d : g.dash) op.style.push_back(uint32_t(d * 16));
+    ASSERT_TRUE(r_->apply({0, {}, op, {}}).ok());
+    const ImageView v = r_->view(0);
+    for (int y = 0; y < 24; ++y) {
+      uint32_t row = 0;
+      for (int x = 0; x < 32; ++x)
+        if (v.pixel(x, y) != kBase) row |= 1u << x;
+      EXPECT_EQ(row, g.rows[y]) << "row " << y << " of the dashed line from (" << g.points[0].x << ", "
+                                << g.points[0].y << ")";
     }
   }
 }
