@@ -13,9 +13,10 @@
 // X's clipped line.
 //
 // Styled (dashed) lines: the client draws them with X's wide-line dash code at width 1 (a
-// polygon per dash). We draw the zero-width line's pixels and keep those whose position
-// along the major axis falls in an "on" dash; that is not bit-exact with the client at
-// dash ends and on slanted lines (see gpu/README.md).
+// polygon per dash, each pixel of a polyline once). We draw the zero-width line's pixels and
+// keep those whose position along the major axis falls in an "on" dash, with the wide
+// code's rules for horizontal and vertical segments (flush_dashed): those match the client
+// pixel for pixel; slanted dashed segments do not (see gpu/README.md).
 #include "stroke_path.hpp"
 
 #include <spice/enums.h>

@@ -2,7 +2,7 @@
 /// The pixels of DRAW_STROKE as the SPICE client draws them (private to gpu/; both backends
 /// use it): every path is stroked as X11 zero-width lines (CapNotLast: a segment never
 /// draws its end point), Bezier curves flattened as the client flattens them, styled lines
-/// dashed along the major axis. The walk is clipped to an area, so far-away guest
+/// dashed along the major axis (the client's pixels for horizontal and vertical segments). The walk is clipped to an area, so far-away guest
 /// coordinates cost nothing. See stroke_path.cpp for the algorithm and its bounds.
 #include "raster_util.hpp"
 
@@ -13,8 +13,9 @@ class StrokeSink {
  public:
   virtual ~StrokeSink() = default;
   virtual void plot(int32_t x, int32_t y) = 0;
-  /// After each line segment: a pixel may repeat only across segments (where they meet or
-  /// cross), and then the client applies the rop again.
+  /// After each line segment of a solid line (a pixel may repeat only across segments, where
+  /// they meet or cross, and then the client applies the rop again), and after each whole
+  /// dashed polyline (whose pixels never repeat).
   virtual void segment_end() {}
 };
 
