@@ -13,15 +13,17 @@
 // X's clipped line.
 //
 // Styled (dashed) lines: the client draws them with X's wide-line dash code at width 1 (a
-// polygon per dash, each pixel of a polyline once). We draw the zero-width line's pixels and
-// keep those whose position along the major axis falls in an "on" dash, with the wide
-// code's rules for horizontal and vertical segments (flush_dashed): those match the client
-// pixel for pixel; slanted dashed segments do not (see gpu/README.md).
+// 1-pixel-wide polygon per dash, each pixel of a polyline once, dash lengths along the
+// line). We draw each dash as that rectangle (pixel centres inside it, left edges kept) and
+// the corners of right-angle turns (flush_dashed): single segments and polylines of
+// horizontal and vertical segments match the client pixel for pixel; the miter joins of
+// slanted polylines are not drawn (see gpu/README.md).
 #include "stroke_path.hpp"
 
 #include <spice/enums.h>
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,10 +70,18 @@ struct Dashes {
     const size_t i = size_t(std::upper_bound(ends.begin(), ends.end(), p) - ends.begin());
     return i % 2 == 0;
   }
+  bool on_at(double pos) const {
+    const double period = double(ends.back());
+    double p = std::fmod(double(offset) + pos, period);
+    if (p < 0) p += period;
+    const size_t i = size_t(std::upper_bound(ends.begin(), ends.end(), p, [](double v, int64_t e) { return v < double(e); }) - ends.begin());
+    return i % 2 == 0;
+  }
   // Whether a dash starts exactly at `pos`.
-  bool starts_at(int64_t pos) const {
-    const int64_t p = (offset + pos) % ends.back();
-    return p == 0 || std::binary_search(ends.begin(), ends.end(), p);
+  bool starts_at(double pos) const {
+    const double p = std::fmod(double(offset) + pos, double(ends.back()));
+    if (p != std::floor(p)) return false;
+    return p == 0 || std::binary_search(ends.begin(), ends.end(), int64_t(p));
   }
 };
 
@@ -101,7 +111,7 @@ int64_t floor_div(int64_t a, int64_t b) {  // b > 0
 
 // One zero-width segment from a to b, without its end point. `dash_pos` is the dash
 // position of the segment's first pixel; it advances by the segment's length.
-void draw_segment(StrokeSink& pen, const Rect& r, Point a, Point b, const Dashes* dashes, int64_t& dash_pos) {
+void draw_segment(StrokeSink& pen, const Rect& r, Point a, Point b, const Dashes* dashes, double& dash_pos) {
   const int64_t dx = int64_t(b.x) - a.x;
   const int64_t dy = int64_t(b.y) - a.y;
   uint32_t octant = 0;
@@ -114,8 +124,11 @@ void draw_segment(StrokeSink& pen, const Rect& r, Point a, Point b, const Dashes
   const int64_t bias = (kZeroLineBias >> octant) & 1;
   const int64_t major = x_major ? adx : ady;
   const int64_t minor = x_major ? ady : adx;
-  const int64_t start_pos = dash_pos;
-  dash_pos += major;
+  const double start_pos = dash_pos;
+  // Dash positions run along the line (its length); the same as the major length for a
+  // horizontal or vertical segment.
+  const double seg_len = std::sqrt(double(dx) * double(dx) + double(dy) * double(dy));
+  dash_pos += minor == 0 ? double(major) : seg_len;
   if (major == 0) return;
   const int64_t smaj = (x_major ? dx : dy) < 0 ? -1 : 1;
   const int64_t smin = (x_major ? dy : dx) < 0 ? -1 : 1;
@@ -134,6 +147,36 @@ void draw_segment(StrokeSink& pen, const Rect& r, Point a, Point b, const Dashes
   int64_t j1 = smaj > 0 ? maj_hi - maj0 : maj0 - maj_lo;
   j0 = std::max<int64_t>(j0, 0);
   j1 = std::min<int64_t>(j1, major - 1);
+  if (dashes && minor != 0) {
+    // A slanted dash is the client's 1-pixel-wide rectangle along the segment: the pixels
+    // whose centres lie inside it, looked for one either side of the zero-width line's pixel
+    // at each major step (the rectangle is never wider than that).
+    const double len = seg_len;
+    const bool left = dx < 0;
+    for (int64_t j = std::max<int64_t>(j0 - 1, -1); j <= std::min<int64_t>(j1 + 1, major); ++j) {
+      const int64_t mc = min0 + smin * floor_div(2 * minor * j + major - bias, 2 * major);
+      for (int64_t m = mc - 1; m <= mc + 1; ++m) {
+        const int64_t maj = maj0 + smaj * j;
+        const int64_t px = x_major ? maj : m, py = x_major ? m : maj;
+        if (px < r.x || py < r.y || px >= r.right() || py >= r.bottom()) continue;
+        // Exact tests in integers: the centre's distance across the line below one half
+        // (4 * cross^2 < len^2), its place along it inside the segment (0 <= dot < len^2).
+        const int64_t rx = px - a.x, ry = py - a.y;
+        const __int128 dot = __int128(rx) * dx + __int128(ry) * dy;
+        const __int128 cross = __int128(rx) * dy - __int128(ry) * dx;
+        const __int128 len2 = __int128(dx) * dx + __int128(dy) * dy;
+        if (4 * cross * cross >= len2) continue;
+        // The client's polygons keep pixels on their left edges: a segment running left
+        // keeps its end and drops its start.
+        if (left ? (dot <= 0 || dot > len2) : (dot < 0 || dot >= len2)) continue;
+        const double along = double(dot) / len;
+        const double pos = start_pos + along;
+        if (!dashes->on_at(left ? std::nextafter(pos, -HUGE_VAL) : pos)) continue;
+        pen.plot(int32_t(px), int32_t(py));
+      }
+    }
+    return;
+  }
   for (int64_t j = j0; j <= j1; ++j) {
     const int64_t m = min0 + smin * floor_div(2 * minor * j + major - bias, 2 * major);
     if (m < min_lo || m > min_hi) {
@@ -141,7 +184,7 @@ void draw_segment(StrokeSink& pen, const Rect& r, Point a, Point b, const Dashes
       if ((smin > 0 && m > min_hi) || (smin < 0 && m < min_lo)) break;
       continue;
     }
-    if (dashes && !dashes->on(start_pos + j)) continue;
+    if (dashes && !dashes->on_at(start_pos + double(j))) continue;
     const int64_t maj = maj0 + smaj * j;
     if (x_major) pen.plot(int32_t(maj), int32_t(m));
     else pen.plot(int32_t(m), int32_t(maj));
@@ -189,7 +232,7 @@ class Polyline {
     if (dashes_) {
       flush_dashed();
     } else {
-      int64_t dash_pos = 0;
+      double dash_pos = 0;
       for (size_t i = 1; i < points_.size(); ++i) {
         draw_segment(pen_, area_, points_[i - 1], points_[i], nullptr, dash_pos);
         pen_.segment_end();
@@ -208,12 +251,12 @@ class Polyline {
       std::vector<std::pair<int32_t, int32_t>> pixels;  // (y, x): sorted row by row
       void plot(int32_t x, int32_t y) override { pixels.emplace_back(y, x); }
     } all;
-    int64_t dash_pos = 0;
+    double dash_pos = 0;
     for (size_t i = 1; i < points_.size(); ++i) {
       draw_segment(all, area_, points_[i - 1], points_[i], dashes_, dash_pos);
       // The join needs one dash running through the vertex (not one ending there and the
       // next starting) and a right angle (a reversal has no miter).
-      if (i + 1 < points_.size() && dashes_->on(dash_pos) && !dashes_->starts_at(dash_pos)) {
+      if (i + 1 < points_.size() && dashes_->on_at(dash_pos) && !dashes_->starts_at(dash_pos)) {
         const Point a = points_[i - 1], v = points_[i], b = points_[i + 1];
         const bool a_forward = (a.y == v.y && a.x < v.x) || (a.x == v.x && a.y < v.y);
         const bool b_backward = (b.y == v.y && b.x < v.x) || (b.x == v.x && b.y < v.y);

@@ -2,7 +2,7 @@
 /// The pixels of DRAW_STROKE as the SPICE client draws them (private to gpu/; both backends
 /// use it): every path is stroked as X11 zero-width lines (CapNotLast: a segment never
 /// draws its end point), Bezier curves flattened as the client flattens them, styled lines
-/// dashed along the major axis (the client's pixels for horizontal and vertical segments). The walk is clipped to an area, so far-away guest
+/// as the client's 1-pixel-wide dash rectangles (joins only for right-angle turns). The walk is clipped to an area, so far-away guest
 /// coordinates cost nothing. See stroke_path.cpp for the algorithm and its bounds.
 #include "raster_util.hpp"
 

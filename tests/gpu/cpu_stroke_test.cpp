@@ -1,6 +1,7 @@
-// DRAW_STROKE on the CPU backend against a model written here: X11's zero-width line loop
-// (the error-term Bresenham of mi's miZeroLine, with its octant bias and CapNotLast), each
-// segment drawn in turn with the fore rop, dashes by position along the major axis.
+// DRAW_STROKE on the CPU backend against a model written here, X11's zero-width line loop
+// (the error-term Bresenham of mi's miZeroLine, with its octant bias and CapNotLast, each
+// segment drawn in turn with the fore rop), and against golden pixels recorded from the
+// SPICE client's own line code for solid and dashed lines.
 #include <gtest/gtest.h>
 #include <spice/enums.h>
 
@@ -214,49 +215,6 @@ TEST_F(CpuStroke, CurvedBezierStaysInsideItsHullAndIsConnected) {
   EXPECT_EQ(v.pixel(2, 60), 0xffffffffu);  // starts at its first point
 }
 
-TEST_F(CpuStroke, DashesFollowTheStyleAlongTheMajorAxis) {
-  struct Case {
-    std::vector<int> style;
-    bool start_with_gap;
-  };
-  const Case cases[] = {{{3, 2}, false}, {{3, 2}, true}, {{4, 1, 2}, false}, {{1}, false}, {{2, 3, 1, 4}, true}};
-  for (const Case& c : cases) {
-    Image expected = reset({40, 30});
-    std::vector<Point> pts = {{1, 1}, {38, 9}, {30, 28}, {2, 20}};
-    StrokeOp op = polyline(pts, SPICE_ROPD_OP_PUT, 0x00abcdefu, {0, 0, 40, 30});
-    op.line_flags = SPICE_LINE_FLAGS_STYLED | (c.start_with_gap ? SPICE_LINE_FLAGS_START_WITH_GAP : 0);
-    for (int s : c.style) op.style.push_back(uint32_t(s * 16));
-    ASSERT_TRUE(r_->apply({0, {}, op, {}}).ok());
-    // The client's dash list: START_WITH_GAP moves the first entry last and starts one in;
-    // the list repeats as it is (even entries on), odd length included.
-    std::vector<int> dash = c.style;
-    int offset = 0;
-    if (c.start_with_gap) {
-      std::rotate(dash.begin(), dash.begin() + 1, dash.end());
-      offset = dash[0];
-    }
-    auto on = [&](int pos) {
-      int total = 0;
-      for (int d : dash) total += d;
-      int p = (pos + offset) % total;
-      for (size_t i = 0; i < dash.size(); ++i) {
-        if (p < dash[i]) return i % 2 == 0;
-        p -= dash[i];
-      }
-      return false;
-    };
-    int pos = 0;
-    for (size_t i = 1; i < pts.size(); ++i) {
-      for (Point p : x_zero_line(pts[i - 1], pts[i])) {
-        if (on(pos)) expected.row(p.y)[p.x] = 0xffabcdefu;
-        ++pos;
-      }
-    }
-    expect_surface(expected, "dashes");
-    if (HasFailure()) return;
-  }
-}
-
 TEST_F(CpuStroke, PatternBrushAndRopDescriptors) {
   Image expected = reset({16, 16});
   auto tile = std::make_shared<Image>(3, 2);
@@ -351,52 +309,84 @@ TEST_F(CpuStroke, SolidLinesMatchTheClientsPixels) {
   }
 }
 
-// The same for dashed polylines of horizontal and vertical segments (the client's
-// spice_canvas_zero_dash_line, X's wide-dash code at width 1), xor rop: each pixel is drawn
-// once. Dash lengths in pixels.
+// The same for dashed strokes (the client's spice_canvas_zero_dash_line, X's wide-dash code
+// at width 1, set up as canvas_draw_stroke does, START_WITH_GAP included): polylines of
+// horizontal and vertical segments and single slanted segments, xor rop (each pixel is drawn
+// once). Dash lengths in pixels.
 struct GoldenDashes {
   std::vector<Point> points;
   std::vector<int> dash;
+  bool start_with_gap;
   uint32_t rows[24];
 };
 const GoldenDashes kClientDashes[] = {
   {{{1, 2}, {30, 2}, {30, 20}, {3, 20}, {3, 4}},
-   {3, 2},
+   {3, 2}, false,
    {0x00000000u, 0x00000000u, 0x1ce739ceu, 0x40000000u, 0x40000000u, 0x40000000u,
     0x00000008u, 0x00000008u, 0x40000008u, 0x40000000u, 0x40000000u, 0x00000008u,
     0x00000008u, 0x40000008u, 0x40000000u, 0x40000000u, 0x00000008u, 0x00000008u,
     0x40000008u, 0x40000000u, 0x6739ce70u, 0x00000000u, 0x00000000u, 0x00000000u}},
   {{{28, 22}, {28, 1}, {2, 1}, {2, 22}, {20, 22}},
-   {5, 6, 3},
+   {5, 6, 3}, false,
    {0x00000000u, 0x00ff03fcu, 0x00000000u, 0x10000000u, 0x10000000u, 0x10000000u,
     0x10000000u, 0x10000004u, 0x10000004u, 0x10000004u, 0x10000004u, 0x00000004u,
     0x00000004u, 0x00000004u, 0x00000004u, 0x00000000u, 0x00000000u, 0x10000000u,
     0x10000000u, 0x10000000u, 0x10000000u, 0x10000004u, 0x000f81fcu, 0x00000000u}},
   {{{-5, 10}, {40, 10}, {15, 10}, {15, -3}, {15, 30}},
-   {1},
+   {1}, false,
    {0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u,
     0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u, 0xffffffffu, 0x00008000u,
     0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u,
     0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u, 0x00008000u}},
   {{{31, 5}, {0, 5}, {0, 15}, {31, 15}, {31, 8}, {10, 8}},
-   {2, 1, 1, 3},
+   {2, 1, 1, 3}, false,
    {0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x68d1a347u,
     0x00000000u, 0x00000000u, 0xa3468c00u, 0x80000001u, 0x00000001u, 0x00000000u,
     0x00000001u, 0x80000000u, 0x00000000u, 0x62c58b16u, 0x00000000u, 0x00000000u,
     0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u}},
   {{{4, 23}, {4, 0}, {25, 0}, {25, 23}},
-   {4},
+   {4}, false,
    {0x03fffff0u, 0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u,
     0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u,
     0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u,
     0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u, 0x02000010u, 0x00000000u}},
+  {{{1, 1}, {30, 9}},
+   {3, 2}, false,
+   {0x00000000u, 0x00000006u, 0x00000048u, 0x00000180u, 0x00003800u, 0x00030000u,
+    0x00240000u, 0x00e00000u, 0x1c000000u, 0x00000000u, 0x00000000u, 0x00000000u,
+    0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u,
+    0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u}},
+  {{{30, 22}, {2, 3}},
+   {5, 6, 3}, false,
+   {0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000018u, 0x00000020u,
+    0x000000c0u, 0x00000100u, 0x00000200u, 0x00000000u, 0x00000000u, 0x00000000u,
+    0x00018000u, 0x00030000u, 0x000c0000u, 0x00180000u, 0x00000000u, 0x00000000u,
+    0x00000000u, 0x04000000u, 0x08000000u, 0x30000000u, 0x00000000u, 0x00000000u}},
+  {{{-5, 30}, {36, -4}},
+   {2, 1, 1, 3}, true,
+   {0x00000000u, 0x40000000u, 0x30000000u, 0x08000000u, 0x08000000u, 0x00000000u,
+    0x01000000u, 0x00800000u, 0x00600000u, 0x00000000u, 0x00080000u, 0x00040000u,
+    0x00010000u, 0x00010000u, 0x00004000u, 0x00002000u, 0x00001000u, 0x00000800u,
+    0x00000000u, 0x00000300u, 0x00000080u, 0x00000000u, 0x00000000u, 0x00000008u}},
+  {{{16, 0}, {11, 23}},
+   {4, 2}, true,
+   {0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00008000u, 0x00008000u,
+    0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00004000u, 0x00004000u,
+    0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00002000u, 0x00001000u,
+    0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000800u, 0x00000800u}},
+  {{{1, 20}, {30, 20}, {30, 2}, {3, 2}},
+   {3, 2, 2}, true,
+   {0x00000000u, 0x00000000u, 0x73e7cf98u, 0x40000000u, 0x40000000u, 0x00000000u,
+    0x00000000u, 0x40000000u, 0x40000000u, 0x40000000u, 0x40000000u, 0x40000000u,
+    0x00000000u, 0x00000000u, 0x40000000u, 0x40000000u, 0x40000000u, 0x40000000u,
+    0x40000000u, 0x00000000u, 0x1f3e7cf8u, 0x00000000u, 0x00000000u, 0x00000000u}},
 };
 
-TEST_F(CpuStroke, AxisAlignedDashesMatchTheClientsPixels) {
+TEST_F(CpuStroke, DashesMatchTheClientsPixels) {
   for (const GoldenDashes& g : kClientDashes) {
     reset({32, 24});
     StrokeOp op = polyline(g.points, SPICE_ROPD_OP_XOR, 0x00ffffffu, {0, 0, 32, 24});
-    op.line_flags = SPICE_LINE_FLAGS_STYLED;
+    op.line_flags = SPICE_LINE_FLAGS_STYLED | (g.start_with_gap ? SPICE_LINE_FLAGS_START_WITH_GAP : 0);
     for (int d : g.dash) op.style.push_back(uint32_t(d * 16));
     ASSERT_TRUE(r_->apply({0, {}, op, {}}).ok());
     const ImageView v = r_->view(0);
