@@ -16,8 +16,8 @@
 // 1-pixel-wide polygon per dash, each pixel of a polyline once, dash lengths along the
 // line). We draw each dash as that rectangle (pixel centres inside it, left edges kept) and
 // the corners of right-angle turns (flush_dashed): single segments and polylines of
-// horizontal and vertical segments match the client pixel for pixel; the miter joins of
-// slanted polylines are not drawn (see gpu/README.md).
+// horizontal and vertical segments match the client pixel for pixel; the miter tips at the
+// joins of slanted polylines are not drawn (see gpu/README.md).
 #include "stroke_path.hpp"
 
 #include <spice/enums.h>
@@ -254,6 +254,11 @@ class Polyline {
     double dash_pos = 0;
     for (size_t i = 1; i < points_.size(); ++i) {
       draw_segment(all, area_, points_[i - 1], points_[i], dashes_, dash_pos);
+      // X carries what is left of the current dash to the next segment as an int
+      // (miWideDashSegment truncates it), so the next segment starts at the position
+      // rounded up; floating-point noise next to an integer is not a fraction.
+      const double whole = std::round(dash_pos);
+      dash_pos = std::fabs(dash_pos - whole) < 1e-6 ? whole : std::ceil(dash_pos);
       // The join needs one dash running through the vertex (not one ending there and the
       // next starting) and a right angle (a reversal has no miter).
       if (i + 1 < points_.size() && dashes_->on_at(dash_pos) && !dashes_->starts_at(dash_pos)) {
