@@ -311,8 +311,9 @@ TEST_F(CpuStroke, SolidLinesMatchTheClientsPixels) {
 
 // The same for dashed strokes (the client's spice_canvas_zero_dash_line, X's wide-dash code
 // at width 1, set up as canvas_draw_stroke does, START_WITH_GAP included): polylines of
-// horizontal and vertical segments and single slanted segments, xor rop (each pixel is drawn
-// once). Dash lengths in pixels.
+// horizontal and vertical segments, single slanted segments, and slanted polylines whose
+// miter tips cover no pixel centre (we draw none; see gpu/README.md); xor rop (each pixel
+// is drawn once). Dash lengths in pixels.
 struct GoldenDashes {
   std::vector<Point> points;
   std::vector<int> dash;
@@ -380,6 +381,18 @@ const GoldenDashes kClientDashes[] = {
     0x00000000u, 0x40000000u, 0x40000000u, 0x40000000u, 0x40000000u, 0x40000000u,
     0x00000000u, 0x00000000u, 0x40000000u, 0x40000000u, 0x40000000u, 0x40000000u,
     0x40000000u, 0x00000000u, 0x1f3e7cf8u, 0x00000000u, 0x00000000u, 0x00000000u}},
+  {{{2, 22}, {12, 2}, {29, 21}, {31, 3}},
+   {4, 3, 2}, false,
+   {0x00000000u, 0x00000000u, 0x00000000u, 0x00001800u, 0x80004800u, 0x80008c00u,
+    0x80018400u, 0x80030600u, 0x40020000u, 0x40000000u, 0x00000000u, 0x00100180u,
+    0x00200080u, 0x404000c0u, 0x40800040u, 0x40000060u, 0x40000000u, 0x24000000u,
+    0x04000000u, 0x08000018u, 0x10000008u, 0x0000000cu, 0x00000004u, 0x00000000u}},
+  {{{-4, 5}, {35, 12}, {20, 30}},
+   {5, 2}, true,
+   {0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u,
+    0x00000006u, 0x00000300u, 0x00008000u, 0x00010000u, 0x00c00000u, 0x60000000u,
+    0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u,
+    0x40000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x04000000u}},
 };
 
 TEST_F(CpuStroke, DashesMatchTheClientsPixels) {
