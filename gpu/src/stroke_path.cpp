@@ -15,9 +15,9 @@
 // Styled (dashed) lines: the client draws them with X's wide-line dash code at width 1 (a
 // 1-pixel-wide polygon per dash, each pixel of a polyline once, dash lengths along the
 // line). We draw each dash as that rectangle (pixel centres inside it, left edges kept) and
-// the corners of right-angle turns (flush_dashed): single segments and polylines of
-// horizontal and vertical segments match the client pixel for pixel; the miter tips at the
-// joins of slanted polylines are not drawn (see gpu/README.md).
+// the vertex pixel of a join that neither segment covers (flush_dashed): single segments and
+// polylines of horizontal and vertical segments match the client pixel for pixel; the tips
+// of sharp miter joins are not drawn (see gpu/README.md).
 #include "stroke_path.hpp"
 
 #include <spice/enums.h>
@@ -242,6 +242,19 @@ class Polyline {
   }
 
  private:
+  // The miter join at v of a dashed polyline (a to v to b), as far as we follow it: the
+  // vertex pixel when neither segment keeps it (a runs right, or straight down; b left, or
+  // straight up). The pixels of a sharp miter's tip beyond the vertex are not drawn (the
+  // client draws some; see gpu/README.md).
+  template <class Sink>
+  void join(Sink& out, Point a, Point v, Point b) const {
+    const int64_t cross = (int64_t(v.x) - a.x) * (int64_t(b.y) - v.y) - (int64_t(v.y) - a.y) * (int64_t(b.x) - v.x);
+    if (cross == 0) return;  // straight on or back: no miter
+    const bool a_keeps_end = a.x > v.x || (a.x == v.x && a.y > v.y);
+    const bool b_keeps_start = !(b.x < v.x || (b.x == v.x && b.y < v.y));
+    if (!a_keeps_end && !b_keeps_start && area_.contains(Rect{v.x, v.y, 1, 1})) out.plot(v.x, v.y);
+  }
+
   // A dashed polyline as the client draws it (X's wide-dash code at width 1): its pixels
   // are a set, each drawn once whatever the rop (X gathers them into one span group), and
   // where an axis-aligned segment running right or down turns into one running left or up
@@ -260,13 +273,9 @@ class Polyline {
       const double whole = std::round(dash_pos);
       dash_pos = std::fabs(dash_pos - whole) < 1e-6 ? whole : std::ceil(dash_pos);
       // The join needs one dash running through the vertex (not one ending there and the
-      // next starting) and a right angle (a reversal has no miter).
+      // next starting) and a turn (a reversal has no miter).
       if (i + 1 < points_.size() && dashes_->on_at(dash_pos) && !dashes_->starts_at(dash_pos)) {
-        const Point a = points_[i - 1], v = points_[i], b = points_[i + 1];
-        const bool a_forward = (a.y == v.y && a.x < v.x) || (a.x == v.x && a.y < v.y);
-        const bool b_backward = (b.y == v.y && b.x < v.x) || (b.x == v.x && b.y < v.y);
-        const bool turns = (a.y == v.y) != (b.y == v.y);
-        if (a_forward && b_backward && turns && area_.contains(Rect{v.x, v.y, 1, 1})) all.plot(v.x, v.y);
+        join(all, points_[i - 1], points_[i], points_[i + 1]);
       }
     }
     std::sort(all.pixels.begin(), all.pixels.end());

@@ -312,8 +312,8 @@ TEST_F(CpuStroke, SolidLinesMatchTheClientsPixels) {
 // The same for dashed strokes (the client's spice_canvas_zero_dash_line, X's wide-dash code
 // at width 1, set up as canvas_draw_stroke does, START_WITH_GAP included): polylines of
 // horizontal and vertical segments, single slanted segments, and slanted polylines whose
-// miter tips cover no pixel centre (we draw none; see gpu/README.md); xor rop (each pixel
-// is drawn once). Dash lengths in pixels.
+// joins are not sharp (we draw no miter tips; see gpu/README.md); xor rop (each pixel is
+// drawn once). Dash lengths in pixels.
 struct GoldenDashes {
   std::vector<Point> points;
   std::vector<int> dash;
