@@ -1,8 +1,10 @@
-// The raster backends side by side on a full-HD surface: fill, blit and copy-bits in
-// Mpixel/s (batches of commands, as the engine's render stage applies them, timed until
-// the device has finished), and the Vulkan backend's upload and readback in bytes/s.
+// The raster backends side by side on a full-HD surface: fill, blit, copy-bits, opaque,
+// rop3, composite and stroke in Mpixel/s (batches of commands, as the engine's render
+// stage applies them, timed until the device has finished), and the Vulkan backend's upload
+// and readback in bytes/s. (Composite and stroke run on the Vulkan backend's CPU twin.)
 // A backend that cannot be created here (no Vulkan device) reports an error row.
 #include <benchmark/benchmark.h>
+#include <spice/enums.h>
 
 #include <memory>
 #include <vector>
@@ -98,6 +100,103 @@ void BM_CopyBits(benchmark::State& state, const char* backend) {
 }
 BENCHMARK_CAPTURE(BM_CopyBits, cpu, "cpu")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_CopyBits, vulkan, "vulkan")->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// 64 draws of a 256x256 op per batch, at scattered positions; `make_op(i)` builds one.
+template <class MakeOp>
+void run_tiles(benchmark::State& state, const char* backend, MakeOp make_op) {
+  auto r = make(state, backend);
+  if (!r) return;
+  std::vector<DrawCommand> batch;
+  for (int i = 0; i < 64; ++i) batch.push_back({0, {}, make_op(i, Rect{(i * 97) % (1920 - 256), (i * 53) % (1080 - 256), 256, 256}), {}});
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(r->apply_batch(batch));
+    finish(*r);
+  }
+  report_pixels(state, 64 * 256 * 256);
+}
+
+// DRAW_OPAQUE: a bitmap combined with a solid brush (xor).
+void BM_Opaque(benchmark::State& state, const char* backend) {
+  auto src = noise(256, 256);
+  run_tiles(state, backend, [&](int i, Rect box) {
+    OpaqueOp o;
+    o.box = box;
+    o.src.image = src;
+    o.src_area = {0, 0, 256, 256};
+    o.brush = Brush{Brush::Kind::solid, uint32_t(i) * 0x10305u, {}, {}};
+    o.rop_descriptor = SPICE_ROPD_OP_XOR;
+    return DrawOp{o};
+  });
+}
+BENCHMARK_CAPTURE(BM_Opaque, cpu, "cpu")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Opaque, vulkan, "vulkan")->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// DRAW_ROP3 0xb8 (PSDPxax, a GDI favourite) with a solid brush.
+void BM_Rop3(benchmark::State& state, const char* backend) {
+  auto src = noise(256, 256);
+  run_tiles(state, backend, [&](int i, Rect box) {
+    Rop3Op o;
+    o.box = box;
+    o.src.image = src;
+    o.src_area = {0, 0, 256, 256};
+    o.brush = Brush{Brush::Kind::solid, uint32_t(i) * 0x10305u, {}, {}};
+    o.rop3 = 0xb8;
+    return DrawOp{o};
+  });
+}
+BENCHMARK_CAPTURE(BM_Rop3, cpu, "cpu")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Rop3, vulkan, "vulkan")->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// DRAW_COMPOSITE: a premultiplied ARGB bitmap OVER the surface.
+void BM_Composite(benchmark::State& state, const char* backend) {
+  auto src = noise(256, 256);
+  for (int32_t y = 0; y < 256; ++y)
+    for (int32_t x = 0; x < 256; ++x) {
+      const uint32_t a = uint32_t(x);
+      const uint32_t c = src->row(y)[x];
+      src->row(y)[x] = a << 24 | (((c >> 16) & 0xff) * a / 255) << 16 | (((c >> 8) & 0xff) * a / 255) << 8 |
+                       ((c & 0xff) * a / 255);
+    }
+  run_tiles(state, backend, [&](int, Rect box) {
+    CompositeOp o;
+    o.box = box;
+    o.flags = 3;  // PIXMAN_OP_OVER
+    o.src.image = src;
+    o.src.has_alpha = true;
+    return DrawOp{o};
+  });
+}
+BENCHMARK_CAPTURE(BM_Composite, cpu, "cpu")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Composite, vulkan, "vulkan")->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// DRAW_STROKE: 256 zero-width polylines of four 400-pixel segments per batch (pixels = the
+// segments' lengths along their major axis).
+void BM_Stroke(benchmark::State& state, const char* backend) {
+  auto r = make(state, backend);
+  if (!r) return;
+  std::vector<DrawCommand> batch;
+  for (int i = 0; i < 256; ++i) {
+    const int32_t x = (i * 37) % 1400, y = (i * 11) % 600;
+    StrokeOp o;
+    o.box = {x - 100, y, 501, 501};  // the path's bounds, as a guest sends it
+    PathSegment seg;
+    seg.flags = SPICE_PATH_BEGIN | SPICE_PATH_END;
+    for (Point p : {Point{x, y}, Point{x + 400, y + 100}, Point{x + 300, y + 500}, Point{x - 100, y + 400}, Point{x, y}}) {
+      seg.points.push_back({p.x * 16, p.y * 16});
+    }
+    o.path.push_back(seg);
+    o.brush = Brush{Brush::Kind::solid, uint32_t(i) * 0x10305u, {}, {}};
+    o.fore_mode = SPICE_ROPD_OP_PUT;
+    batch.push_back({0, {}, o, {}});
+  }
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(r->apply_batch(batch));
+    finish(*r);
+  }
+  report_pixels(state, 256 * 4 * 400);
+}
+BENCHMARK_CAPTURE(BM_Stroke, cpu, "cpu")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Stroke, vulkan, "vulkan")->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Upload: one full-HD bitmap per batch, host -> surface.
 void BM_Upload(benchmark::State& state, const char* backend) {

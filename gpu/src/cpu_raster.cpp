@@ -212,7 +212,36 @@ class CpuRaster final : public RasterBackend {
       return with(*f, +[](BrushFillOp& o) -> ImageSource& { return o.brush.pattern; });
     }
     if (const auto* t = std::get_if<TextOp>(&op)) {
-      return with(*t, +[](TextOp& o) -> ImageSource& { return o.back_brush.pattern; });
+      if (!t->back_brush.pattern.surface_id && !t->fore_brush.pattern.surface_id) {
+        return std::optional<DrawOp>{};
+      }
+      TextOp o = *t;
+      if (auto st = fix(o.back_brush.pattern); !st) return st.error();
+      if (auto st = fix(o.fore_brush.pattern); !st) return st.error();
+      return std::optional<DrawOp>{DrawOp{std::move(o)}};
+    }
+    // Source and pattern brush: the source as a copy reads it, the pattern whole.
+    auto with_src_brush = [&](auto o) -> Result<std::optional<DrawOp>> {
+      if (!o.src.surface_id && !o.brush.pattern.surface_id) return std::optional<DrawOp>{};
+      if (auto st = fix(o.brush.pattern); !st) return st.error();
+      if (o.src.surface_id) {
+        const bool unscaled = o.src_area.size() == o.box.size();
+        if (auto st = fix_area(o.src, unscaled ? &o.src_area : nullptr); !st) return st.error();
+      }
+      return std::optional<DrawOp>{DrawOp{std::move(o)}};
+    };
+    if (const auto* o = std::get_if<OpaqueOp>(&op)) return with_src_brush(*o);
+    if (const auto* o = std::get_if<Rop3Op>(&op)) return with_src_brush(*o);
+    if (const auto* c = std::get_if<CompositeOp>(&op)) {
+      // Transforms and repeats may sample anywhere: whole surfaces.
+      if (!c->src.surface_id && !c->mask.surface_id) return std::optional<DrawOp>{};
+      CompositeOp o = *c;
+      if (auto st = fix(o.src); !st) return st.error();
+      if (auto st = fix(o.mask); !st) return st.error();
+      return std::optional<DrawOp>{DrawOp{std::move(o)}};
+    }
+    if (const auto* st = std::get_if<StrokeOp>(&op)) {
+      return with(*st, +[](StrokeOp& o) -> ImageSource& { return o.brush.pattern; });
     }
     return std::optional<DrawOp>{};
   }
@@ -229,11 +258,11 @@ class CpuRaster final : public RasterBackend {
     return BlitOp{dst, std::move(img), Point{0, 0}};
   }
 
-  // Ops of the general IR that this backend does not draw yet are rejected (the command
-  // alone is skipped and logged by the caller).
+  // The general ops never get here (draw_general and draw_general_clipped draw every one of
+  // them); std::visit needs an overload for each alternative all the same.
   template <class Op>
   static Result<Rect> draw(Surface&, const Rect&, const Op&) {
-    return make_error("this draw op is not supported by the cpu raster backend yet");
+    return make_error("internal: a general draw op reached the fast-path dispatch");
   }
 
   // The general ops drawn pixel by pixel (cpu_rops.cpp); nullopt for the others.
@@ -244,6 +273,10 @@ class CpuRaster final : public RasterBackend {
     if (const auto* t = std::get_if<TransparentOp>(&op)) return cpu::draw_transparent(px, bounds, *t);
     if (const auto* a = std::get_if<AlphaBlendOp>(&op)) return cpu::draw_alpha_blend(px, bounds, *a);
     if (const auto* t = std::get_if<TextOp>(&op)) return cpu::draw_text(px, bounds, *t);
+    if (const auto* o = std::get_if<OpaqueOp>(&op)) return cpu::draw_opaque(px, bounds, *o);
+    if (const auto* r = std::get_if<Rop3Op>(&op)) return cpu::draw_rop3(px, bounds, *r);
+    if (const auto* c = std::get_if<CompositeOp>(&op)) return cpu::draw_composite(px, bounds, *c);
+    if (const auto* st = std::get_if<StrokeOp>(&op)) return cpu::draw_stroke(px, bounds, *st);
     return std::nullopt;
   }
 
@@ -278,7 +311,9 @@ class CpuRaster final : public RasterBackend {
   static bool draw_general_kind(const DrawOp& op) {
     return std::holds_alternative<BrushFillOp>(op) || std::holds_alternative<CopyOp>(op) ||
            std::holds_alternative<SolidRopOp>(op) || std::holds_alternative<TransparentOp>(op) ||
-           std::holds_alternative<AlphaBlendOp>(op) || std::holds_alternative<TextOp>(op);
+           std::holds_alternative<AlphaBlendOp>(op) || std::holds_alternative<TextOp>(op) ||
+           std::holds_alternative<OpaqueOp>(op) || std::holds_alternative<Rop3Op>(op) ||
+           std::holds_alternative<CompositeOp>(op) || std::holds_alternative<StrokeOp>(op);
   }
 
   static Result<Rect> draw(Surface& s, const Rect& bounds, const FillOp& op) {

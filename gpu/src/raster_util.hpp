@@ -2,6 +2,7 @@
 /// Helpers the raster backends share (private to gpu/): rectangle checks, the sixteen binary
 /// raster ops and how a SPICE rop descriptor selects one. The CPU backend draws with them;
 /// the Vulkan backend plans with them and its shader numbers the rops the same way.
+#include <pixman.h>
 #include <spice/enums.h>
 
 #include <algorithm>
@@ -93,6 +94,72 @@ inline Rop rop_of(uint16_t desc, uint16_t src_invert) {
   if (desc & SPICE_ROPD_OP_WHITENESS) return Rop::set;
   if (desc & SPICE_ROPD_OP_INVERS) return Rop::invert;
   return Rop::copy;
+}
+
+/// The rop descriptor DRAW_OPAQUE's brush is drawn with, over the source already copied in:
+/// the canvas reads the brush as the operand (INVERS_BRUSH inverts it) and the copied
+/// source as the destination (INVERS_SRC inverts it); the descriptor's INVERS_DEST means
+/// nothing here. Returned in the form rop_of(desc, SPICE_ROPD_INVERS_BRUSH) reads.
+inline uint16_t opaque_brush_descriptor(uint16_t desc) {
+  uint16_t out = uint16_t(desc & ~(SPICE_ROPD_INVERS_SRC | SPICE_ROPD_INVERS_DEST));
+  if (desc & SPICE_ROPD_INVERS_SRC) out = uint16_t(out | SPICE_ROPD_INVERS_DEST);
+  return out;
+}
+
+/// One of the 256 ternary raster ops (DRAW_ROP3, the Windows GDI numbering) on whole
+/// 32-bit words: bit i of `code` is the result where pattern, source and destination bits
+/// are (i >> 2, i >> 1, i) & 1. The shader computes it the same way (sum of minterms).
+inline uint32_t apply_rop3(uint8_t code, uint32_t p, uint32_t s, uint32_t d) {
+  // Written out and branch-free: with a constant code it folds to the code's expression,
+  // and a row loop vectorizes either way.
+  const auto take = [code](int i) { return 0u - ((uint32_t(code) >> i) & 1u); };
+  const uint32_t np = ~p, ns = ~s, nd = ~d;
+  return (take(0) & np & ns & nd) | (take(1) & np & ns & d) | (take(2) & np & s & nd) | (take(3) & np & s & d) |
+         (take(4) & p & ns & nd) | (take(5) & p & ns & d) | (take(6) & p & s & nd) | (take(7) & p & s & d);
+}
+
+/// DRAW_COMPOSITE's flag fields, as the canvas extracts them (pixman's numbering).
+struct CompositeFlags {
+  uint32_t op, src_filter, mask_filter, src_repeat, mask_repeat;
+  bool component_alpha, has_mask;
+  static CompositeFlags of(uint32_t f) {
+    return {f & 0xffu, (f >> 8) & 7u, (f >> 11) & 7u, (f >> 14) & 3u, (f >> 16) & 3u,
+            (f & SPICE_COMPOSITE_COMPONENT_ALPHA) != 0, (f & SPICE_COMPOSITE_HAS_MASK) != 0};
+  }
+};
+
+/// The largest scale factor (either way) a composite transform may carry, in 16.16: Render
+/// clients scale by small factors; a larger one only makes pixman sample wildly.
+constexpr int64_t kMaxCompositeScale = int64_t(256) << 16;
+
+/// A composite both backends refuse: an operator pixman does not implement (it has the
+/// Porter-Duff set, its disjoint and conjoint variants and the PDF blend modes), a filter
+/// needing parameters SPICE does not carry (convolutions), a missing operand (an empty
+/// size), a transform beyond kMaxCompositeScale, or a box whose edges overflow.
+inline Status check_composite(const CompositeOp& op, Size src, Size mask) {
+  if (!edges_fit(op.box)) return make_error("composite " + describe(op.box) + " overflows");
+  const CompositeFlags f = CompositeFlags::of(op.flags);
+  const bool render_op = f.op <= PIXMAN_OP_SATURATE ||
+                         (f.op >= PIXMAN_OP_DISJOINT_CLEAR && f.op <= PIXMAN_OP_DISJOINT_XOR) ||
+                         (f.op >= PIXMAN_OP_CONJOINT_CLEAR && f.op <= PIXMAN_OP_CONJOINT_XOR) ||
+                         (f.op >= PIXMAN_OP_MULTIPLY && f.op <= PIXMAN_OP_HSL_LUMINOSITY);
+  if (!render_op) return make_error("composite: unknown operator " + std::to_string(f.op));
+  if (f.src_filter > PIXMAN_FILTER_BILINEAR || f.mask_filter > PIXMAN_FILTER_BILINEAR) {
+    return make_error("composite: unsupported filter");
+  }
+  if (src.empty()) return make_error("composite without a source image");
+  if (f.has_mask && mask.empty()) return make_error("composite: mask flag without a mask image");
+  auto scale_ok = [](const std::optional<Transform>& t) {
+    if (!t) return true;
+    for (int64_t v : {int64_t(t->t00), int64_t(t->t01), int64_t(t->t10), int64_t(t->t11)}) {
+      if (v > kMaxCompositeScale || v < -kMaxCompositeScale) return false;
+    }
+    return true;
+  };
+  if (!scale_ok(op.src_transform) || (f.has_mask && !scale_ok(op.mask_transform))) {
+    return make_error("composite: transform scale out of range");
+  }
+  return Status::success();
 }
 
 /// A mask whose bits do not match its size is an error (an empty mask is none).

@@ -224,7 +224,7 @@ class Gen {
       for (int i = 0; i < n; ++i) c.clip_rects.push_back(rect_in(s));
     }
     const Rect box = rect_in(s);
-    switch (uni(0, 11)) {
+    switch (uni(0, 15)) {
       case 0:
         c.op = FillOp{box, word()};
         break;
@@ -315,8 +315,69 @@ class Gen {
         c.op = t;
         break;
       }
+      case 11: {
+        OpaqueOp o;
+        o.box = box;
+        Size size;
+        o.src = source(&size);
+        o.src_area = area(size, box, chance(20));
+        o.brush = brush();
+        o.rop_descriptor = rop_descriptor();
+        o.scale_mode = chance(85) ? SPICE_IMAGE_SCALE_MODE_NEAREST : SPICE_IMAGE_SCALE_MODE_INTERPOLATE;
+        if (chance(20)) o.mask = mask(box);
+        c.op = o;
+        break;
+      }
+      case 12: {
+        Rop3Op o;
+        o.box = box;
+        Size size;
+        o.src = source(&size);
+        o.src_area = area(size, box, chance(15));
+        o.brush = chance(70) ? Brush{Brush::Kind::solid, word(), {}, {}} : brush();
+        o.rop3 = uint8_t(uni(0, 255));
+        o.scale_mode = chance(85) ? SPICE_IMAGE_SCALE_MODE_NEAREST : SPICE_IMAGE_SCALE_MODE_INTERPOLATE;
+        if (chance(20)) o.mask = mask(box);
+        c.op = o;
+        break;
+      }
+      case 13: {
+        CompositeOp o;
+        o.box = box;
+        Size size;
+        o.src = source(&size, chance(70));
+        o.flags = uint32_t(uni(0, 13)) | uint32_t(uni(0, 4)) << 8 | uint32_t(uni(0, 3)) << 14;
+        if (chance(30)) o.src_transform = Transform{uni(0x8000, 0x30000), 0, uni(-0x40000, 0x40000), 0,
+                                                    uni(0x8000, 0x30000), uni(-0x40000, 0x40000)};
+        if (chance(40)) {
+          o.mask = source(&size, true);
+          o.flags |= SPICE_COMPOSITE_HAS_MASK | uint32_t(uni(0, 3)) << 16 |
+                     (chance(30) ? uint32_t(SPICE_COMPOSITE_COMPONENT_ALPHA) : 0u);
+        }
+        o.src_origin = {uni(-5, 5), uni(-5, 5)};
+        o.mask_origin = {uni(-5, 5), uni(-5, 5)};
+        c.op = o;
+        break;
+      }
+      case 14: {
+        StrokeOp o;
+        o.box = box;
+        PathSegment seg;
+        seg.flags = SPICE_PATH_BEGIN | SPICE_PATH_END | (chance(20) ? SPICE_PATH_CLOSE : 0);
+        const int n = uni(1, 5);
+        for (int i = 0; i < n; ++i) seg.points.push_back({uni(-40, (s.width + 8) * 16), uni(-40, (s.height + 8) * 16)});
+        o.path.push_back(seg);
+        if (chance(30)) {
+          o.line_flags = SPICE_LINE_FLAGS_STYLED | (chance(50) ? SPICE_LINE_FLAGS_START_WITH_GAP : 0);
+          for (int i = uni(0, 4); i > 0; --i) o.style.push_back(uint32_t(uni(0, 6 * 16)));
+        }
+        o.brush = brush();
+        o.fore_mode = rop_descriptor();
+        c.op = o;
+        break;
+      }
       default: {
-        Rop3Op o;  // the CPU backend rejects it; so must the Vulkan one
+        Rop3Op o;  // no source: an error on both backends
         o.box = box;
         c.op = o;
         break;
@@ -364,7 +425,8 @@ void random_sequences(bool staging, int seeds) {
   }
   // The generator reaches every op it makes, not only its error cases.
   const DrawOp kinds[] = {FillOp{}, BlitOp{}, CopyBitsOp{}, BrushFillOp{}, CopyOp{}, SolidRopOp{},
-                          TransparentOp{}, AlphaBlendOp{}, TextOp{}};
+                          TransparentOp{}, AlphaBlendOp{}, TextOp{}, OpaqueOp{}, Rop3Op{}, CompositeOp{},
+                          StrokeOp{}};
   for (const DrawOp& k : kinds) EXPECT_GT(drawn[k.index()], seeds / 2) << "op " << k.index();
 }
 
@@ -460,6 +522,191 @@ TEST(VulkanConformance, PartialReadbackIsCurrentWhereAsked) {
     }
   }
   EXPECT_EQ(t.vk().stats().readback_bytes, uint64_t(10 * 3 + 20 * 20) * 4);
+}
+
+TEST(VulkanConformance, OpaqueAndRop3RunOnTheDevice) {
+  Twins t;
+  SKIP_WITHOUT_VULKAN(t);
+  t.create(0, {37, 23});
+  t.create(1, {19, 11});
+  Gen g(5, t.sizes());
+  t.apply({{0, {}, BlitOp{{0, 0, 37, 23}, g.image(37, 23), {0, 0}}, {}},
+           {1, {}, BlitOp{{0, 0, 19, 11}, g.image(19, 11), {0, 0}}, {}}},
+          "noise");
+  auto src = g.image(40, 30);
+  std::vector<DrawCommand> cmds;
+  for (int code = 0; code < 256; ++code) {
+    Rop3Op o;
+    o.box = {code % 9 - 2, code % 7 - 1, 12 + code % 5, 9 + code % 3};
+    o.src.image = src;
+    o.src_area = {code % 11, code % 13, o.box.width, o.box.height};
+    if (code % 4 == 1) {
+      o.src.image.reset();
+      o.src.surface_id = code % 8 == 1 ? 0u : 1u;  // itself (a snapshot) or another surface
+      o.src_area = {code % 5, code % 3, std::min(o.box.width, 14), std::min(o.box.height, 8)};
+      o.box.width = o.src_area.width;
+      o.box.height = o.src_area.height;
+    }
+    o.brush = code % 3 == 0 ? Brush{} : Brush{Brush::Kind::solid, g.word(), {}, {}};
+    if (code % 4 == 2) {
+      o.brush = g.brush();
+      if (o.brush.pattern.surface_id) o.brush.pattern.surface_id = code % 8 == 2 ? 0u : 1u;
+    }
+    o.rop3 = uint8_t(code);
+    if (code % 5 == 0) o.mask = g.mask(o.box);
+    if (code % 7 == 3 && o.brush.kind != Brush::Kind::pattern) {  // scaled with the nearest filter
+      o.scale_mode = SPICE_IMAGE_SCALE_MODE_NEAREST;
+      o.src_area = {code % 5, code % 4, 1 + code % 13, 1 + code % 9};
+    }
+    std::vector<Rect> rects;
+    if (code % 6 == 0) rects = {{0, 0, 9, 9}, {5, 3, 20, 8}};
+    cmds.push_back({0, code % 10 == 0 ? Rect{1, 1, 30, 15} : Rect{}, o, rects});
+  }
+  for (int i = 0; i < 120; ++i) {
+    OpaqueOp o;
+    o.box = {i % 9 - 2, i % 7 - 1, 10 + i % 6, 8 + i % 4};
+    Size size;
+    o.src = g.source(&size);
+    if (o.src.surface_id && *o.src.surface_id == 99) o.src.surface_id = 1;
+    if (o.src.surface_id) size = t.sizes().at(*o.src.surface_id);
+    o.src_area = g.area(size, o.box, i % 7 == 0);
+    o.brush = g.brush();
+    if (o.brush.pattern.surface_id) o.brush.pattern.surface_id = 1;  // not itself (that one falls back)
+    o.rop_descriptor = g.rop_descriptor();
+    o.scale_mode = SPICE_IMAGE_SCALE_MODE_NEAREST;  // smooth scaling falls back
+    if (i % 5 == 0) o.mask = g.mask(o.box);
+    cmds.push_back({0, {}, o, i % 6 == 0 ? std::vector<Rect>{{0, 0, 9, 9}, {5, 3, 20, 8}} : std::vector<Rect>{}});
+  }
+  t.apply(cmds, "rop3 and opaque");
+  t.compare("rop3 and opaque");
+  EXPECT_EQ(t.vk().stats().fallbacks, 0u);
+  EXPECT_EQ(t.vk().stats().validation_errors, 0u);
+  EXPECT_GT(t.drawn().at(DrawOp{Rop3Op{}}.index()), 150);
+  EXPECT_GT(t.drawn().at(DrawOp{OpaqueOp{}}.index()), 15);
+}
+
+TEST(VulkanConformance, StrokesRunOnTheDevice) {
+  Twins t;
+  SKIP_WITHOUT_VULKAN(t);
+  t.create(0, {61, 47});
+  t.create(1, {7, 5});
+  Gen g(9, t.sizes());
+  t.apply({{0, {}, BlitOp{{0, 0, 61, 47}, g.image(61, 47), {0, 0}}, {}},
+           {1, {}, BlitOp{{0, 0, 7, 5}, g.image(7, 5), {0, 0}}, {}}},
+          "noise");
+  std::vector<DrawCommand> cmds;
+  for (int i = 0; i < 150; ++i) {
+    StrokeOp o;
+    o.box = i % 4 == 0 ? Rect{5, 3, 40, 30} : Rect{-10, -10, 90, 70};
+    const int subpaths = 1 + i % 3;
+    for (int k = 0; k < subpaths; ++k) {
+      PathSegment seg;
+      seg.flags = SPICE_PATH_BEGIN | SPICE_PATH_END | (i % 5 == 0 ? SPICE_PATH_CLOSE : 0);
+      const int n = g.uni(2, 7);
+      for (int j = 0; j < n; ++j) seg.points.push_back({g.uni(-200, 70 * 16), g.uni(-200, 55 * 16)});
+      if (i % 7 == 0) {  // a curve
+        seg.flags |= SPICE_PATH_BEZIER;
+        seg.points.resize(4);
+      }
+      o.path.push_back(seg);
+    }
+    if (i % 3 == 0) {
+      o.line_flags = SPICE_LINE_FLAGS_STYLED | (i % 2 ? SPICE_LINE_FLAGS_START_WITH_GAP : 0);
+      for (int k = g.uni(1, 5); k > 0; --k) o.style.push_back(uint32_t(g.uni(1, 6) * 16 + g.uni(0, 15)));
+    }
+    o.brush = g.brush();
+    if (o.brush.pattern.surface_id) o.brush.pattern.surface_id = i % 2 ? 0u : 1u;
+    // xor and invert show any pixel drawn once too often or too rarely.
+    o.fore_mode = i % 2 ? uint16_t(SPICE_ROPD_OP_XOR) : g.rop_descriptor();
+    std::vector<Rect> rects;
+    if (i % 6 == 0) rects = {{0, 0, 30, 30}, {20, 10, 30, 30}, {50, 0, 5, 47}};
+    cmds.push_back({0, i % 8 == 0 ? Rect{2, 2, 50, 40} : Rect{}, o, rects});
+  }
+  t.apply(cmds, "strokes");
+  t.compare("strokes");
+  EXPECT_EQ(t.vk().stats().fallbacks, 0u);
+  EXPECT_EQ(t.vk().stats().validation_errors, 0u);
+  EXPECT_GT(t.drawn().at(DrawOp{StrokeOp{}}.index()), 100);
+}
+
+TEST(VulkanConformance, PorterDuffCompositesRunOnTheDevice) {
+  Twins t;
+  SKIP_WITHOUT_VULKAN(t);
+  t.create(0, {53, 41});
+  t.create(1, {9, 6});
+  Gen g(13, t.sizes());
+  t.apply({{0, {}, BlitOp{{0, 0, 53, 41}, g.image(53, 41), {0, 0}}, {}},
+           {1, {}, BlitOp{{0, 0, 9, 6}, g.image(9, 6), {0, 0}}, {}}},
+          "noise");
+  std::vector<DrawCommand> cmds;
+  for (int i = 0; i < 200; ++i) {
+    CompositeOp o;
+    o.box = {g.uni(-6, 40), g.uni(-6, 30), g.uni(1, 30), g.uni(1, 25)};
+    Size size;
+    o.src = g.source(&size, g.chance(70));
+    if (o.src.surface_id) o.src.surface_id = i % 3 == 0 ? 0u : 1u;  // itself (a snapshot) or another
+    o.flags = uint32_t(i % 13) | uint32_t(g.uni(0, 4)) << 8 | uint32_t(g.uni(0, 3)) << 14;
+    if (g.chance(50)) {
+      o.mask = g.source(&size, g.chance(80));
+      if (o.mask.surface_id) o.mask.surface_id = 1;
+      o.flags |= SPICE_COMPOSITE_HAS_MASK | uint32_t(g.uni(0, 3)) << 16 | uint32_t(g.uni(0, 4)) << 11;
+    }
+    o.src_origin = {g.uni(-20, 20), g.uni(-20, 20)};
+    o.mask_origin = {g.uni(-20, 20), g.uni(-20, 20)};
+    std::vector<Rect> rects;
+    if (i % 5 == 0) rects = {{0, 0, 20, 20}, {10, 5, 30, 30}};
+    cmds.push_back({0, i % 7 == 0 ? Rect{3, 3, 40, 30} : Rect{}, o, rects});
+  }
+  t.apply(cmds, "composites");
+  t.compare("composites");
+  EXPECT_EQ(t.vk().stats().fallbacks, 0u);
+  EXPECT_EQ(t.vk().stats().validation_errors, 0u);
+  EXPECT_GT(t.drawn().at(DrawOp{CompositeOp{}}.index()), 120);
+}
+
+TEST(VulkanConformance, PatternTextRunsOnTheDevice) {
+  Twins t;
+  SKIP_WITHOUT_VULKAN(t);
+  t.create(0, {45, 30});
+  t.create(1, {5, 7});
+  Gen g(17, t.sizes());
+  t.apply({{0, {}, BlitOp{{0, 0, 45, 30}, g.image(45, 30), {0, 0}}, {}},
+           {1, {}, BlitOp{{0, 0, 5, 7}, g.image(5, 7), {0, 0}}, {}}},
+          "noise");
+  std::vector<DrawCommand> cmds;
+  for (int i = 0; i < 60; ++i) {
+    TextOp o;
+    o.box = {g.uni(-4, 20), g.uni(-4, 15), g.uni(5, 40), g.uni(5, 30)};
+    o.bpp = uint8_t(std::array{1, 4, 8}[size_t(i % 3)]);
+    o.fore_brush.kind = Brush::Kind::pattern;
+    if (i % 2) {
+      o.fore_brush.pattern.surface_id = 1;
+    } else {
+      o.fore_brush.pattern.image = g.image(g.uni(1, 6), g.uni(1, 6));
+    }
+    o.fore_brush.pattern_pos = {g.uni(-9, 9), g.uni(-9, 9)};
+    o.fore_mode = SPICE_ROPD_OP_PUT;
+    for (int k = g.uni(1, 4); k > 0; --k) {
+      Glyph gl;
+      gl.render_pos = {o.box.x + g.uni(-2, 20), o.box.y + g.uni(0, 20)};
+      gl.glyph_origin = {g.uni(-2, 1), g.uni(-8, 0)};
+      gl.size = {g.uni(1, 9), g.uni(1, 9)};
+      for (int n = gl.size.width * gl.size.height; n > 0; --n) gl.coverage.push_back(uint8_t(g.uni(0, 255)));
+      o.glyphs.push_back(gl);
+    }
+    if (i % 4 == 0) {
+      o.back_area = o.box;
+      o.back_brush = Brush{Brush::Kind::solid, g.word(), {}, {}};
+    }
+    std::vector<Rect> rects;
+    if (i % 5 == 0) rects = {{0, 0, 20, 20}, {10, 5, 30, 30}};
+    cmds.push_back({0, {}, o, rects});
+  }
+  t.apply(cmds, "pattern text");
+  t.compare("pattern text");
+  EXPECT_EQ(t.vk().stats().fallbacks, 0u);
+  EXPECT_EQ(t.vk().stats().validation_errors, 0u);
+  EXPECT_GT(t.drawn().at(DrawOp{TextOp{}}.index()), 40);
 }
 
 TEST(VulkanConformance, UnimplementedOpsFallBackToTheCpuTwin) {

@@ -333,20 +333,27 @@ Status Device::create_pipeline() {
 }
 
 Result<VkPipeline> Device::pipeline(const GpuOp& op) {
-  // draw.comp's specialization constants: kind, combiner, rop (rop combiner only), mask.
+  // draw.comp's specialization constants: kind, combiner, rop (the binary rop for kRop, the
+  // 8-bit ternary code for kRop3), mask.
+  // kComposite: rop packs the operator, repeats and formats (15 bits), and its mask is an
+  // image read by the combiner, not the 1-bit mask test.
+  const bool has_rop = op.combine == kRop || op.combine == kRop3 || op.combine == kRop3Pattern ||
+                       op.combine == kComposite;
   struct Spec {
     uint32_t kind, combine, rop;
-    VkBool32 mask;
-  } spec{op.kind, op.combine, op.combine == kRop ? op.rop : 3u, op.mask_w > 0 ? VK_TRUE : VK_FALSE};
-  const uint32_t key = spec.kind | spec.combine << 4 | spec.rop << 8 | spec.mask << 12;
+    VkBool32 mask, list;
+  } spec{op.kind & ~kListed, op.combine, has_rop ? (op.rop & 0xffffu) : 3u,
+         op.mask_w > 0 && op.combine != kComposite ? VK_TRUE : VK_FALSE, (op.kind & kListed) ? VK_TRUE : VK_FALSE};
+  const uint32_t key = spec.kind | spec.combine << 4 | spec.rop << 8 | spec.mask << 24 | spec.list << 25;
   if (auto it = pipelines_.find(key); it != pipelines_.end()) return it->second;
   const VkSpecializationMapEntry entries[] = {
       {0, offsetof(Spec, kind), sizeof(uint32_t)},
       {1, offsetof(Spec, combine), sizeof(uint32_t)},
       {2, offsetof(Spec, rop), sizeof(uint32_t)},
       {3, offsetof(Spec, mask), sizeof(VkBool32)},
+      {4, offsetof(Spec, list), sizeof(VkBool32)},
   };
-  VkSpecializationInfo si{4, entries, sizeof(spec), &spec};
+  VkSpecializationInfo si{5, entries, sizeof(spec), &spec};
   VkComputePipelineCreateInfo cpci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
   cpci.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
   cpci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;

@@ -3,10 +3,12 @@
 #include <spice/enums.h>
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <string>
 
 #include "../raster_util.hpp"
+#include "../stroke_path.hpp"
 
 namespace spiceflow::gpu::vulkan {
 namespace {
@@ -120,15 +122,54 @@ class Planner {
  private:
   static Planned done(Result<Rect> r) { return Planned{std::move(r), nullptr}; }
 
-  // Ops this backend leaves to the CPU twin: the ops the CPU backend rejects (their
-  // errors and no-op cases come out the same through the twin), and smooth scaling
-  // (pixman's GOOD filter).
+  // Ops this backend leaves to the CPU twin (their errors and no-op cases come out the same
+  // through it): composite with a transform, component alpha or an operator beyond ADD,
+  // text with a pattern fore brush that has alpha or is its own surface, rop3 smoothly scaled or scaled with a pattern, opaque reading its pattern from
+  // its own surface, and smooth scaling (pixman's GOOD filter).
   const char* fallback_name() const {
     const DrawOp& op = cmd_.op;
-    if (std::holds_alternative<OpaqueOp>(op)) return "opaque";
-    if (std::holds_alternative<Rop3Op>(op)) return "rop3";
-    if (std::holds_alternative<CompositeOp>(op)) return "composite";
-    if (std::holds_alternative<StrokeOp>(op)) return "stroke";
+    if (const auto* o = std::get_if<OpaqueOp>(&op)) {
+      if (o->src_area.size() != o->box.size() && o->scale_mode == SPICE_IMAGE_SCALE_MODE_INTERPOLATE) {
+        return "opaque (smooth scaling)";
+      }
+      // The CPU reads the pattern before the source is copied in; here it would be read after.
+      if (o->brush.pattern.surface_id == cmd_.surface_id) return "opaque (pattern from its own surface)";
+    }
+    if (const auto* r = std::get_if<Rop3Op>(&op)) {
+      // The canvas's own scaling: the CPU twin.
+      // Smooth scaling (pixman's GOOD filter), or scaled with a pattern (both need `maps`).
+      if (r->src_area.size() != r->box.size() &&
+          (r->scale_mode == SPICE_IMAGE_SCALE_MODE_INTERPOLATE || r->brush.kind == Brush::Kind::pattern)) {
+        return "rop3 (scaled)";
+      }
+      // The shader packs the pattern phase in 16 bits per axis.
+      const auto& img = r->brush.pattern.image;
+      if (r->brush.kind == Brush::Kind::pattern && img && (img->width() > 0xffff || img->height() > 0xffff)) {
+        return "rop3 (huge pattern)";
+      }
+    }
+    if (const auto* c = std::get_if<CompositeOp>(&op)) {
+      // On the device: the Porter-Duff operators up to ADD, untransformed, without component
+      // alpha, at coordinates pixman's 16.16 arithmetic holds exactly.
+      const CompositeFlags f = CompositeFlags::of(c->flags);
+      // Origins and box corners this small keep every sample coordinate (origin + offset
+      // into a surface of at most 16384) below 32767, inside pixman's 16.16 range.
+      constexpr int32_t kExact = 8191;
+      auto small = [&](Point p) { return p.x >= -kExact && p.x <= kExact && p.y >= -kExact && p.y <= kExact; };
+      if (f.op > PIXMAN_OP_ADD || c->src_transform || (f.has_mask && (c->mask_transform || f.component_alpha)) ||
+          !small(c->src_origin) || !small(c->mask_origin) || !small({c->box.x, c->box.y})) {
+        return "composite";
+      }
+    }
+    if (const auto* t = std::get_if<TextOp>(&op)) {
+      // A pattern with alpha (the shader composites an opaque brush), or one read from the
+      // destination (the CPU reads it before the background is drawn).
+      const ImageSource& p = t->fore_brush.pattern;
+      if (t->fore_brush.kind == Brush::Kind::pattern && !t->glyphs.empty() &&
+          ((p.image && p.has_alpha) || p.surface_id == cmd_.surface_id)) {
+        return "text (pattern brush)";
+      }
+    }
     if (const auto* c = std::get_if<CopyOp>(&op)) {
       if (c->src_area.size() != c->box.size() && c->scale_mode == SPICE_IMAGE_SCALE_MODE_INTERPOLATE) {
         return "copy (smooth scaling)";
@@ -257,6 +298,7 @@ class Planner {
   Result<Rect> general() {
     const DrawOp& op = cmd_.op;
     Source src;
+    Source pattern;  // opaque's brush
     if (const auto* c = std::get_if<CopyOp>(&op)) {
       auto s = resolve(c->src, c->src_area, c->box);
       if (!s) return s.error();
@@ -281,6 +323,36 @@ class Planner {
       auto s = resolve(t->back_brush.pattern, std::nullopt, t->box);
       if (!s) return s.error();
       src = *s;
+      auto p = resolve(t->fore_brush.pattern, std::nullopt, t->box);
+      if (!p) return p.error();
+      pattern = *p;
+    } else if (const auto* o = std::get_if<OpaqueOp>(&op)) {
+      // The CPU backend's order: the pattern, then the source.
+      auto p = resolve(o->brush.pattern, std::nullopt, o->box);
+      if (!p) return p.error();
+      pattern = *p;
+      auto s = resolve(o->src, o->src_area, o->box);
+      if (!s) return s.error();
+      src = *s;
+    } else if (const auto* r3 = std::get_if<Rop3Op>(&op)) {
+      auto p = resolve(r3->brush.pattern, std::nullopt, r3->box);
+      if (!p) return p.error();
+      pattern = *p;
+      auto s = resolve(r3->src, r3->src_area, r3->box);
+      if (!s) return s.error();
+      src = *s;
+    } else if (const auto* st = std::get_if<StrokeOp>(&op)) {
+      auto s = resolve(st->brush.pattern, std::nullopt, st->box);
+      if (!s) return s.error();
+      src = *s;
+    } else if (const auto* c = std::get_if<CompositeOp>(&op)) {
+      // The CPU backend's order: the source, then the mask; both whole.
+      auto s = resolve(c->src, std::nullopt, c->box);
+      if (!s) return s.error();
+      src = *s;
+      auto m = resolve(c->mask, std::nullopt, c->box);
+      if (!m) return m.error();
+      pattern = *m;
     }
     Rect bounds = bounds_;
     if (!cmd_.clip_rects.empty()) {
@@ -306,7 +378,15 @@ class Planner {
     } else if (const auto* a = std::get_if<AlphaBlendOp>(&op)) {
       drawn = alpha_blend(bounds, *a, src);
     } else if (const auto* t = std::get_if<TextOp>(&op)) {
-      drawn = text(bounds, *t, src);
+      drawn = text(bounds, *t, src, pattern);
+    } else if (const auto* o = std::get_if<OpaqueOp>(&op)) {
+      drawn = opaque(bounds, *o, src, pattern);
+    } else if (const auto* r3 = std::get_if<Rop3Op>(&op)) {
+      drawn = rop3(bounds, *r3, src, pattern);
+    } else if (const auto* st = std::get_if<StrokeOp>(&op)) {
+      drawn = stroke(bounds, *st, src);
+    } else if (const auto* c = std::get_if<CompositeOp>(&op)) {
+      drawn = composite(bounds, *c, src, pattern);
     }
     if (!drawn || drawn->empty() || cmd_.clip_rects.empty()) return drawn;
     Rect damaged;
@@ -366,14 +446,28 @@ class Planner {
       set_offset_source(op, b, needed);
       return;
     }
+    // pixman_fixed_t scale factors, as the CPU backend computes them.
+    const int32_t fx = int32_t((int64_t(area.width) * 65536) / box.width);
+    const int32_t fy = int32_t((int64_t(area.height) * 65536) / box.height);
+    set_mapped_source(op, src, r, {fx, int64_t(r.x) - box.x, area.x}, {fy, int64_t(r.y) - box.y, area.y});
+  }
+
+  // One axis of a scaled read: frame pixel i samples source pixel ((f * (first + i) + f/2 +
+  // pos * 65536) - 1) >> 16, pixman's nearest sample for a 16.16 scale `f` and translation `pos`.
+  struct ScaleAxis {
+    int32_t f;
+    int64_t first;
+    int64_t pos;
+  };
+
+  // Points `op` at `src` through per-column and per-row sampling maps for frame `r`.
+  void set_mapped_source(GpuOp& op, const Source& src, const Rect& r, ScaleAxis ax, ScaleAxis ay) {
     const Size size = src.size();
     std::vector<int32_t> maps(size_t(r.width) + size_t(r.height));
-    auto axis = [&](int32_t n, int32_t first, int32_t a_pos, int32_t a_len, int32_t b_len, int32_t limit,
-                    int32_t* out, int32_t& lo, int32_t& hi) {
-      const int32_t f = int32_t((int64_t(a_len) * 65536) / b_len);  // pixman_fixed_t, as the CPU
-      const int64_t half = (int64_t(f) * 0x8000 + 0x8000) >> 16;
+    auto axis = [&](int32_t n, const ScaleAxis& a, int32_t limit, int32_t* out, int32_t& lo, int32_t& hi) {
+      const int64_t half = (int64_t(a.f) * 0x8000 + 0x8000) >> 16;
       for (int32_t i = 0; i < n; ++i) {
-        const int64_t v = int64_t(f) * (int64_t(first) + i) + half + int64_t(a_pos) * 65536;
+        const int64_t v = int64_t(a.f) * (a.first + i) + half + a.pos * 65536;
         const int64_t idx = (v - 1) >> 16;
         if (idx < 0 || idx >= limit) {
           out[i] = -1;
@@ -385,8 +479,8 @@ class Planner {
       }
     };
     int32_t x0 = INT32_MAX, x1 = -1, y0 = INT32_MAX, y1 = -1;
-    axis(r.width, r.x - box.x, area.x, area.width, box.width, size.width, maps.data(), x0, x1);
-    axis(r.height, r.y - box.y, area.y, area.height, box.height, size.height, maps.data() + r.width, y0, y1);
+    axis(r.width, ax, size.width, maps.data(), x0, x1);
+    axis(r.height, ay, size.height, maps.data() + r.width, y0, y1);
     op.kind = kMapped;
     if (x1 >= 0 && y1 >= 0) {
       const Rect needed = Rect::from_ltrb(x0, y0, x1 + 1, y1 + 1);
@@ -504,7 +598,7 @@ class Planner {
 
   // The canvas's text: the background first (PUT only), then the glyphs' coverage, combined
   // by maximum into one mask, composited OVER with the solid fore colour.
-  Result<Rect> text(const Rect& bounds, const TextOp& t, const Source& back_pattern) {
+  Result<Rect> text(const Rect& bounds, const TextOp& t, const Source& back_pattern, const Source& fore_pattern) {
     if (!edges_fit(t.box) || !edges_fit(t.back_area)) return err("text " + describe(t.box) + " overflows");
     const Rect clip = intersect(t.box, bounds);
     if (clip.empty()) return Rect{};
@@ -513,8 +607,9 @@ class Planner {
     std::optional<Error> glyph_error;
     Rect extent;
     const bool fore = !t.glyphs.empty() && t.fore_brush.kind != Brush::Kind::none;
-    if (fore && t.fore_brush.kind != Brush::Kind::solid) {
-      glyph_error = err("text with a pattern fore brush is not supported by the cpu backend yet");
+    const bool pattern = t.fore_brush.kind == Brush::Kind::pattern;
+    if (fore && pattern && ((!fore_pattern.image && !fore_pattern.surface) || fore_pattern.size().empty())) {
+      glyph_error = err("text: pattern brush without an image");
     } else if (fore) {
       auto e = glyph_extent(t.glyphs);
       if (e) extent = *e;
@@ -543,15 +638,226 @@ class Planner {
     glyph_coverage(t.glyphs, t.bpp, r, cover.data(), size_t(r.width));
     GpuOp op = base_op();
     set_frame(op, r);
-    op.kind = kSolid;
     op.combine = kCoverOver;
-    op.color = t.fore_brush.color;
+    if (pattern) {
+      // As the client: the tile repeats from the string's top-left moved by pattern_pos.
+      const Size tile = fore_pattern.size();
+      const Bound b = bind(fore_pattern, Rect::from_size(tile), r);
+      op.kind = kPattern;
+      op.src = b.address;
+      op.src_stride = b.stride;
+      op.src_w = tile.width;
+      op.src_h = tile.height;
+      op.src_x = wrap_mod(int64_t(r.x) - extent.x - t.fore_brush.pattern_pos.x, tile.width);
+      op.src_y = wrap_mod(int64_t(r.y) - extent.y - t.fore_brush.pattern_pos.y, tile.height);
+    } else {
+      op.kind = kSolid;
+      op.color = t.fore_brush.color;
+    }
     op.mask = rec_.upload_bytes(cover.data(), cover.size());
     op.mask_w = r.width;
     op.mask_h = r.height;
     emit(op, r);
     return bounding_union(damaged, r);
   }
+
+  // The canvas's opaque: the source copied in (PUT, through the mask), then the brush over
+  // it with the descriptor read for brush and source (cpu_rops.cpp draw_opaque).
+  Result<Rect> opaque(const Rect& bounds, const OpaqueOp& o, const Source& src, const Source& pattern) {
+    if (!edges_fit(o.box)) return err("opaque " + describe(o.box) + " overflows");
+    if (auto st = check_area(src, o.src_area, "opaque"); !st) return st.error();
+    if (auto st = check_mask(o.mask); !st) return st.error();
+    if (o.brush.kind == Brush::Kind::pattern && ((!pattern.image && !pattern.surface) || pattern.size().empty())) {
+      return err("opaque: pattern brush without an image");
+    }
+    const BrushFillOp brush{o.box, o.brush, opaque_brush_descriptor(o.rop_descriptor), o.mask};
+    const Rect r = intersect(o.box, bounds);
+    if (r.empty() || rop_of(brush.rop_descriptor, SPICE_ROPD_INVERS_BRUSH) == Rop::noop) return Rect{};
+    const CopyOp put{o.box, o.src, o.src_area, SPICE_ROPD_OP_PUT, o.scale_mode, o.mask, false};
+    auto c = copy(bounds, put, src);
+    if (!c) return c;
+    auto b = brush_fill(bounds, brush, pattern);
+    if (!b) return b;
+    return bounding_union(*c, *b);
+  }
+
+  // Rop3 with an unscaled source (a scaled one goes to the CPU twin).
+  Result<Rect> rop3(const Rect& bounds, const Rop3Op& o, const Source& src, const Source& pattern) {
+    if (!edges_fit(o.box)) return err("rop3 " + describe(o.box) + " overflows");
+    if (auto st = check_area(src, o.src_area, "rop3"); !st) return st.error();
+    if (auto st = check_mask(o.mask); !st) return st.error();
+    const bool tiled = o.brush.kind == Brush::Kind::pattern;
+    if (tiled && ((!pattern.image && !pattern.surface) || pattern.size().empty())) {
+      return err("rop3: pattern brush without an image");
+    }
+    const Rect r = intersect(o.box, bounds);
+    if (r.empty()) return Rect{};
+    // The canvas scales a rop3 source its own way (canvas_scale_surface, as cpu_rops.cpp's
+    // rop3_scaled_part): double factors truncated to 16.16, the origin divided and rounded.
+    const bool scaled = o.src_area.size() != o.box.size();
+    ScaleAxis ax{}, ay{};
+    if (scaled) {
+      if (o.scale_mode != SPICE_IMAGE_SCALE_MODE_NEAREST) {
+        return err("rop3: unknown scale mode " + std::to_string(o.scale_mode));
+      }
+      const double sx = double(o.src_area.width) / o.box.width;
+      const double sy = double(o.src_area.height) / o.box.height;
+      const double ox = std::floor(o.src_area.x / sx + 0.5);
+      const double oy = std::floor(o.src_area.y / sy + 0.5);
+      if (ox > 32767 || oy > 32767) return err("rop3: scaled source origin out of range");
+      ax = {pixman_double_to_fixed(sx), int64_t(ox) + (r.x - o.box.x), 0};
+      ay = {pixman_double_to_fixed(sy), int64_t(oy) + (r.y - o.box.y), 0};
+    }
+    GpuOp op = base_op();
+    set_frame(op, r);
+    op.combine = kRop3;
+    op.rop = o.rop3;
+    // A missing brush reads as colour 0, as on the CPU.
+    op.color = o.brush.kind == Brush::Kind::solid ? o.brush.color : 0;
+    if (!set_mask(op, o.mask, o.box, r)) return r;
+    if (scaled) {
+      set_mapped_source(op, src, r, ax, ay);
+      emit(op, r);
+      return r;
+    }
+    if (tiled) {
+      const Size tile = pattern.size();
+      const Bound b = bind(pattern, Rect::from_size(tile), r);
+      op.combine = kRop3Pattern;
+      op.maps = b.address;
+      op.color = uint32_t(b.stride);
+      op.src_w = tile.width;
+      op.src_h = tile.height;
+      op.alpha = uint32_t(wrap_mod(int64_t(r.x) - o.brush.pattern_pos.x, tile.width)) |
+                 uint32_t(wrap_mod(int64_t(r.y) - o.brush.pattern_pos.y, tile.height)) << 16;
+    }
+    set_sampled_source(op, src, o.src_area, o.box, r);
+    emit(op, r);
+    return r;
+  }
+
+  // The Porter-Duff composites fallback_name() leaves here (draw.comp's composite()).
+  Result<Rect> composite(const Rect& bounds, const CompositeOp& c, const Source& src, const Source& mask) {
+    const CompositeFlags f = CompositeFlags::of(c.flags);
+    const bool src_ok = src.image || src.surface;
+    const bool mask_ok = mask.image || mask.surface;
+    if (auto st = check_composite(c, src_ok ? src.size() : Size{}, mask_ok ? mask.size() : Size{}); !st) {
+      return st.error();
+    }
+    const Rect r = intersect(c.box, bounds);
+    if (r.empty()) return Rect{};
+    GpuOp op = base_op();
+    set_frame(op, r);
+    op.kind = kSolid;
+    op.combine = kComposite;
+    // A surface operand is opaque (x8r8g8b8), an image one carries alpha when it says so.
+    const bool src_alpha = src.image && src.has_alpha;
+    const bool mask_alpha = mask.image && mask.has_alpha;
+    op.rop = f.op | f.src_repeat << 8 | f.mask_repeat << 10 | uint32_t(src_alpha) << 12 |
+             uint32_t(mask_alpha) << 13 | uint32_t(f.has_mask) << 14;
+    const Size ss = src.size();
+    const Bound sb = bind(src, Rect::from_size(ss), r);
+    op.src = sb.address;
+    op.src_stride = sb.stride;
+    op.src_w = ss.width;
+    op.src_h = ss.height;
+    op.src_x = c.src_origin.x + (r.x - c.box.x);
+    op.src_y = c.src_origin.y + (r.y - c.box.y);
+    if (f.has_mask) {
+      const Size ms = mask.size();
+      const Bound mb = bind(mask, Rect::from_size(ms), r);
+      op.mask = mb.address;
+      op.mask_invert = uint32_t(mb.stride);
+      op.mask_w = ms.width;
+      op.mask_h = ms.height;
+      op.mask_x = c.mask_origin.x + (r.x - c.box.x);
+      op.mask_y = c.mask_origin.y + (r.y - c.box.y);
+    }
+    emit(op, r);
+    return r;
+  }
+
+  // The stroke's pixels (stroke_path.cpp, as the CPU draws them) go to the device as pixel
+  // lists. A rop that gives the same result applied twice (copy, and, or, ...) takes the
+  // whole stroke in one list, repeated pixels and all; any other (xor, invert, ...) takes one
+  // list per segment, so a pixel that two segments share is drawn twice, in order, as the
+  // client draws it.
+  Result<Rect> stroke(const Rect& bounds, const StrokeOp& s, const Source& pattern) {
+    if (auto st = check_stroke(s); !st) return st.error();
+    if (s.brush.kind == Brush::Kind::pattern && ((!pattern.image && !pattern.surface) || pattern.size().empty())) {
+      return err("stroke: pattern brush without an image");
+    }
+    const Rect area = intersect(s.box, bounds);
+    const Rop rop = rop_of(s.fore_mode, SPICE_ROPD_INVERS_BRUSH);
+    if (area.empty() || rop == Rop::noop) return Rect{};
+    GpuOp op = base_op();
+    set_frame(op, Rect{0, 0, 1, 1});  // pattern phases count from the surface origin
+    op.combine = kRop;
+    op.rop = uint32_t(rop);
+    if (s.brush.kind == Brush::Kind::pattern) {
+      const Size tile = pattern.size();
+      const Bound b = bind(pattern, Rect::from_size(tile), area);
+      op.kind = kPattern | kListed;
+      op.src = b.address;
+      op.src_stride = b.stride;
+      op.src_w = tile.width;
+      op.src_h = tile.height;
+      op.src_x = wrap_mod(-int64_t(s.brush.pattern_pos.x), tile.width);
+      op.src_y = wrap_mod(-int64_t(s.brush.pattern_pos.y), tile.height);
+    } else {
+      op.kind = kSolid | kListed;
+      op.color = s.brush.kind == Brush::Kind::solid ? s.brush.color : 0;
+    }
+    const bool idempotent = rop == Rop::clear || rop == Rop::and_ || rop == Rop::and_inverted ||
+                            rop == Rop::copy || rop == Rop::or_ || rop == Rop::copy_inverted ||
+                            rop == Rop::or_inverted || rop == Rop::set;
+    ListSink sink(*this, op, idempotent, pieces_);
+    walk_stroke(s, area, sink);
+    sink.flush();
+    return sink.damaged();
+  }
+
+  // Collects listed pixels (inside the clip pieces, when there are any) and dispatches them.
+  class ListSink final : public StrokeSink {
+   public:
+    ListSink(Planner& p, const GpuOp& op, bool whole, const std::vector<Rect>& pieces)
+        : p_(p), op_(op), whole_(whole), pieces_(pieces) {}
+    void plot(int32_t x, int32_t y) override {
+      damaged_ = bounding_union(damaged_, Rect{x, y, 1, 1});
+      if (!pieces_.empty() && std::none_of(pieces_.begin(), pieces_.end(), [&](const Rect& r) {
+            return x >= r.x && y >= r.y && x < r.right() && y < r.bottom();
+          })) {
+        return;
+      }
+      xy_.push_back(x);
+      xy_.push_back(y);
+      if (xy_.size() / 2 == kMaxListed) flush();
+    }
+    void segment_end() override {
+      if (!whole_) flush();
+    }
+    void flush() {
+      if (xy_.empty()) return;
+      GpuOp op = op_;
+      op.maps = p_.rec_.upload_bytes(xy_.data(), xy_.size() * sizeof(int32_t));
+      op.region[0] = op.region[1] = 0;
+      op.region[2] = int32_t(xy_.size() / 2);
+      op.region[3] = 1;
+      p_.rec_.dispatch(op);
+      xy_.clear();
+    }
+    Rect damaged() const { return damaged_; }
+
+   private:
+    // Vulkan guarantees 65535 workgroups along x; draw.comp's groups are 64 wide.
+    static constexpr size_t kMaxListed = size_t(65535) * 64;
+    Planner& p_;
+    const GpuOp op_;
+    const bool whole_;
+    const std::vector<Rect>& pieces_;
+    std::vector<int32_t> xy_;
+    Rect damaged_;
+  };
 
   // ---- Recording.
 

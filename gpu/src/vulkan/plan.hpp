@@ -26,7 +26,11 @@ static_assert(sizeof(GpuOp) == 128, "GpuOp must match draw.comp's Op block");
 
 // Source kinds and combiners (draw.comp's constants).
 enum : uint32_t { kSolid = 0, kOffset = 1, kMapped = 2, kPattern = 3 };
-enum : uint32_t { kRop = 0, kTransparent = 1, kOver = 2, kRaw = 3, kCoverOver = 4 };
+/// Or'ed into `kind`: draw the pixel list at `maps` (region[2] pixels as x, y pairs) instead
+/// of a rectangle (draw.comp's kList).
+constexpr uint32_t kListed = 0x10;
+enum : uint32_t { kRop = 0, kTransparent = 1, kOver = 2, kRaw = 3, kCoverOver = 4, kRop3 = 5, kComposite = 6,
+                  kRop3Pattern = 7 };
 
 /// A surface as the device holds it: tightly packed 32-bit pixels at `address`.
 struct DeviceSurface {

@@ -79,7 +79,23 @@ Rect reach(const DrawCommand& cmd, Size surface) {
   const Rect bounds = cmd.clip.empty() ? whole : intersect(cmd.clip, whole);
   return std::visit(
       [&](const auto& o) -> Rect {
-        if constexpr (requires { o.box; }) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(o)>, StrokeOp>) {
+          // Lines stay inside the bounds of their points (28.4; a Bezier inside its control
+          // points), a pixel of rounding either way: much less than a guest's box may be.
+          if (!edges_fit(o.box)) return Rect{};
+          int64_t x0 = INT64_MAX, y0 = INT64_MAX, x1 = INT64_MIN, y1 = INT64_MIN;
+          for (const PathSegment& seg : o.path) {
+            for (const Point& p : seg.points) {
+              x0 = std::min<int64_t>(x0, p.x >> 4);
+              y0 = std::min<int64_t>(y0, p.y >> 4);
+              x1 = std::max<int64_t>(x1, p.x >> 4);
+              y1 = std::max<int64_t>(y1, p.y >> 4);
+            }
+          }
+          if (x0 > x1) return Rect{};
+          const Rect inked = Rect::from_ltrb(int32_t(x0 - 1), int32_t(y0 - 1), int32_t(x1 + 2), int32_t(y1 + 2));
+          return intersect(intersect(o.box, bounds), inked);
+        } else if constexpr (requires { o.box; }) {
           return edges_fit(o.box) ? intersect(o.box, bounds) : Rect{};
         } else {
           return bounds;
