@@ -38,8 +38,10 @@ int add_qxl(RedsState* s, SpiceBaseInstance* sin) {
     log::error("spiceflow compat: {}", st.error().message);
     return -1;
   }
-  if (s->vm_running) worker->start();
+  compat::QxlWorker* w = worker.get();
   s->workers.push_back(std::move(worker));
+  update_guest_client_caps(s);  // the clients already connected, for when it runs
+  if (s->vm_running) w->start();
   return 0;
 }
 
@@ -104,8 +106,10 @@ SPICEFLOW_EXPORT int spice_server_add_interface(SpiceServer* s, SpiceBaseInstanc
     // sharing) is a SPICE_CHANNEL_WEBDAV one and the streaming agent's is not served here.
     const std::string_view port_name = dev->portname ? dev->portname : "";
     const bool port = st->subtype == "port" && port_name != "org.spice-space.stream.0";
+    // USB redirection is a plain spicevmc byte pipe (SPICE_CHANNEL_USBREDIR), as a port.
+    const bool usbredir = st->subtype == "usbredir";
     if (vdagent && s->agent->attached()) return refuse(s, type, "a vdagent is already attached");
-    if (!vdagent && !port) {
+    if (!vdagent && !port && !usbredir) {
       // Registered but not opened: we never call state(1), so the host treats the port as
       // closed (guest writes are discarded by QEMU) until pass-through exists for it.
       s->once.warn("char device " + st->subtype + " " + std::string(port_name),
@@ -117,9 +121,10 @@ SPICEFLOW_EXPORT int spice_server_add_interface(SpiceServer* s, SpiceBaseInstanc
     if (vdagent) {
       state->device = s->agent.get();
       s->agent->attach(dev);
-    } else if (port) {
-      const uint8_t channel =
-          port_name == "org.spice-space.webdav.0" ? SPICE_CHANNEL_WEBDAV : SPICE_CHANNEL_PORT;
+    } else if (port || usbredir) {
+      const uint8_t channel = usbredir ? SPICE_CHANNEL_USBREDIR
+                              : port_name == "org.spice-space.webdav.0" ? SPICE_CHANNEL_WEBDAV
+                                                                        : SPICE_CHANNEL_PORT;
       // The lowest id of that channel type not in use (the reference's free channel id).
       uint8_t id = 0;
       while (std::any_of(s->vmc_ports.begin(), s->vmc_ports.end(), [&](const auto& p) {

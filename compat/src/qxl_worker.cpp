@@ -1,5 +1,6 @@
 #include "qxl_worker.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <future>
 
@@ -137,6 +138,20 @@ void QxlWorker::call(std::function<void()> fn, std::optional<uint64_t> cookie) {
   }
   cv_.notify_all();
   if (!cookie) fut.wait();
+}
+
+void QxlWorker::post(std::function<void()> fn) {
+  if (std::this_thread::get_id() == thread_id_ || !thread_.joinable()) {
+    fn();  // on the worker already, or no thread yet: nothing else touches the state
+    return;
+  }
+  {
+    std::unique_lock lock(mu_);
+    room_cv_.wait(lock, [&] { return tasks_.size() < kMaxTasks || quit_; });
+    if (quit_) return;
+    tasks_.push_back(std::move(fn));
+  }
+  cv_.notify_all();
 }
 
 void QxlWorker::run() {
@@ -421,13 +436,17 @@ void QxlWorker::oom() {
 }
 
 void QxlWorker::start() {
+  bool was_running;
   {
     std::lock_guard lock(mu_);
+    was_running = running_;
     running_ = true;
     wakeup_ = true;
   }
   record_event(reds_, msg::kStart);
   cv_.notify_all();
+  // As the reference's handle_dev_start: a device that starts hears the clients' capabilities.
+  if (!was_running) post([this] { push_client_capabilities(); });
 }
 
 void QxlWorker::stop() {
@@ -565,6 +584,8 @@ void QxlWorker::create_primary(uint32_t surface_id, const QXLDevSurfaceCreate& s
         batch_.creates.push_back(create);
         if (s.flags & QXL_SURF_FLAG_KEEP_DATA) blit_guest_content(0, *primary_, primary_size_);
         flush_batch();
+        // A driver that never sent a monitors configuration: one head covers the surface.
+        if (!driver_monitors_config_) publish_monitors(std::nullopt);
         if (source_ && reds_.input) reds_.input->set_logical_size(int32_t(s.width), int32_t(s.height));
         log::info("spiceflow compat: QXL device {}: primary surface {}x{} format {}", qin_->id,
                   s.width, s.height, s.format);
@@ -625,16 +646,86 @@ void QxlWorker::flush_surfaces(uint64_t cookie) {
 
 void QxlWorker::monitors_config(QXLPHYSICAL config, int group_id, uint64_t cookie) {
   call(
-      [this] {
+      [this, config, group_id] {
         record_event(reds_, msg::kMonitorsConfigAsync);
-        reds_.once.warn("monitors_config", "one monitor per QXL device is served; the guest's "
-                                           "monitors configuration is accepted and ignored");
+        if (!memslots_) return;
+        // As the reference (handle_dev_monitors_config_async): the header and one head must
+        // be in a memory slot, then all `count` heads; a bad configuration is ignored.
+        constexpr uint64_t kHeader = sizeof(QXLMonitorsConfig);
+        auto first = memslots_->translate(uint32_t(group_id), config, kHeader + sizeof(QXLHead));
+        if (!first) {
+          reds_.once.warn("monitors_config", "the driver's configuration is not in guest "
+                                             "memory (" + first.error().message + "); ignored");
+          return;
+        }
+        driver_monitors_config_ = true;
+        QXLMonitorsConfig header;  // read once: the guest may change it meanwhile
+        std::memcpy(&header, *first, sizeof header);
+        if (header.count == 0 || header.count > header.max_allowed) {
+          reds_.once.warn("monitors_config", "the driver sent " + std::to_string(header.count) +
+                                                 " heads, at most " +
+                                                 std::to_string(header.max_allowed) + "; ignored");
+          return;
+        }
+        auto all = memslots_->translate(uint32_t(group_id), config,
+                                        kHeader + sizeof(QXLHead) * header.count);
+        if (!all) {
+          reds_.once.warn("monitors_config", "the driver's heads are not in guest memory (" +
+                                                 all.error().message + "); ignored");
+          return;
+        }
+        const uint32_t count = std::min<uint32_t>(header.count, max_monitors_);
+        net::GuestMonitors monitors;
+        monitors.max_allowed = uint16_t(std::min<uint32_t>(header.max_allowed, max_monitors_));
+        for (uint32_t i = 0; i < count; ++i) {
+          QXLHead h;
+          std::memcpy(&h, *all + kHeader + sizeof(QXLHead) * i, sizeof h);
+          monitors.heads.push_back({h.id, h.surface_id, h.width, h.height, h.x, h.y, h.flags});
+        }
+        log::debug("spiceflow compat: QXL device {}: {} monitors (max {})", qin_->id, count,
+                   monitors.max_allowed);
+        publish_monitors(std::move(monitors));
       },
       cookie);
 }
 
+void QxlWorker::publish_monitors(std::optional<net::GuestMonitors> monitors) {
+  // Only the device that is shown (desktop 0) has clients.
+  if (source_ && reds_.server) reds_.server->set_guest_monitors(0, std::move(monitors));
+}
+
+void QxlWorker::client_capabilities(bool present, const GuestClientCaps& caps) {
+  post([this, present, caps] {
+    clients_present_ = present;
+    client_caps_ = caps;
+    push_client_capabilities();
+  });
+}
+
+void QxlWorker::push_client_capabilities() {
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) return;  // as the reference's red_qxl_set_client_capabilities
+  }
+  const QXLInterface* q = qif();
+  if (q->base.minor_version < 2 || !q->set_client_capabilities) return;  // 3.2+
+  GuestClientCaps caps = client_caps_;  // the callee takes a mutable array
+  q->set_client_capabilities(qin_, clients_present_ ? 1 : 0, caps.data());
+}
+
+bool QxlWorker::client_monitors_config(VDAgentMonitorsConfig* config) {
+  const QXLInterface* q = qif();
+  if (q->base.minor_version < 3 || !q->client_monitors_config) return false;  // 3.3+
+  return q->client_monitors_config(qin_, config) != 0;
+}
+
 void QxlWorker::driver_unload() {
-  call([this] { record_event(reds_, msg::kDriverUnload); }, std::nullopt);
+  call(
+      [this] {
+        record_event(reds_, msg::kDriverUnload);
+        driver_monitors_config_ = false;  // as the reference: the next driver starts over
+      },
+      std::nullopt);
 }
 
 void QxlWorker::set_max_monitors(unsigned max) {

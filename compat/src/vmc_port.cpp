@@ -17,8 +17,9 @@ VmcPort::VmcPort(const SpiceCoreInterface* core, net::Server& server,
   attach_device(sin);
   // The host's side starts closed: spice_server_port_event(OPENED) opens it.
   server_.add_vmc_channel(type_, id_, sin->portname ? sin->portname : "", false);
-  log::info("spiceflow compat: port '{}' served as channel {}:{}",
-            sin->portname ? sin->portname : "", int(type_), int(id_));
+  log::info("spiceflow compat: char device {} '{}' served as channel {}:{}",
+            sin->subtype ? sin->subtype : "", sin->portname ? sin->portname : "", int(type_),
+            int(id_));
 }
 
 VmcPort::~VmcPort() {

@@ -1,6 +1,8 @@
 #pragma once
 // VmcPort: a char device of subtype "port" (QEMU's -chardev spiceport) served as a
-// SPICE_CHANNEL_PORT channel, as the reference's spicevmc.cpp does it. The channel is
+// SPICE_CHANNEL_PORT (or _WEBDAV) channel, or of subtype "usbredir" (QEMU's -chardev
+// spicevmc,name=usbredir) as a SPICE_CHANNEL_USBREDIR one, as the reference's spicevmc.cpp
+// does it (for usbredir the PORT_* parts do not apply). The channel is
 // registered with net (net::Server::add_vmc_channel, id: the lowest free one of its type)
 // for as long as the device is; one client at a time.
 //

@@ -91,6 +91,10 @@ class DisplayChannel final : public ChannelClient {
   }
 
   void on_update() override { pump(); }
+  // The guest's monitors changed (Server::set_guest_monitors).
+  void on_server_state() override {
+    if (has_surface_) send_monitors_config();
+  }
 
   ~DisplayChannel() override {
     release(codec_);
@@ -314,14 +318,8 @@ class DisplayChannel final : public ChannelClient {
     msg::display_surface_create(body, 0, uint32_t(frame.size.width), uint32_t(frame.size.height),
                                 SPICE_SURFACE_FMT_32_xRGB, SPICE_SURFACE_FLAGS_PRIMARY);
     send(SPICE_MSG_DISPLAY_SURFACE_CREATE, body);
-    if (has_channel_cap(SPICE_DISPLAY_CAP_MONITORS_CONFIG)) {
-      body.clear();
-      msg::MonitorHead head;
-      head.width = uint32_t(frame.size.width);
-      head.height = uint32_t(frame.size.height);
-      msg::display_monitors_config(body, {&head, 1}, 1);
-      send(SPICE_MSG_DISPLAY_MONITORS_CONFIG, body);
-    }
+    surface_size_ = frame.size;
+    send_monitors_config();
     // The whole picture as the first draw: a client's first invalidate already shows the
     // complete frame (spicy-screenshot saves on the first one).
     const Image full = frame.assemble();
@@ -341,6 +339,22 @@ class DisplayChannel final : public ChannelClient {
     last_frame_version_ = frame.version;
     synced_version_ = frame.version;
     ++frames_sent_;
+  }
+
+  // The guest driver's monitors when it set them, else one head covering the primary
+  // surface, as the reference (display_channel_set_monitors_config_to_primary).
+  void send_monitors_config() {
+    if (!has_channel_cap(SPICE_DISPLAY_CAP_MONITORS_CONFIG)) return;
+    msg::Bytes body;
+    if (const GuestMonitors* guest = ctx_.guest_monitors(desktop_)) {
+      msg::display_monitors_config(body, guest->heads, guest->max_allowed);
+    } else {
+      msg::MonitorHead head;
+      head.width = uint32_t(surface_size_.width);
+      head.height = uint32_t(surface_size_.height);
+      msg::display_monitors_config(body, {&head, 1}, 1);
+    }
+    send(SPICE_MSG_DISPLAY_MONITORS_CONFIG, body);
   }
 
   void pump() {
@@ -588,6 +602,7 @@ class DisplayChannel final : public ChannelClient {
   uint64_t zlib_glz_sent_ = 0;
   uint64_t glz_as_lz_ = 0;
   bool has_surface_ = false;
+  Size surface_size_;  // of the primary surface last sent
   uint64_t generation_ = 0;
   uint64_t image_id_ = 0;
   std::vector<uint64_t> tile_versions_;
