@@ -19,8 +19,11 @@ last step the client keeps reading for --linger seconds (default 1). Exit 0 when
 step happened, 1 otherwise.
 
 The client answers SET_ACK (ACK_SYNC, then an ACK every window) and PING (PONG) as
-spice-gtk does, announces the mini header, and sends 128 zero bytes as its ticket."""
+spice-gtk does, announces the mini header, and sends the empty password encrypted with the server's key
+(RSA-OAEP, as spice-gtk: the reference decrypts it even with ticketing off)."""
+import hashlib
 import json
+import os
 import select
 import socket
 import struct
@@ -35,6 +38,44 @@ MSGC_ACK_SYNC, MSGC_ACK, MSGC_PONG = 1, 2, 3
 MSG_MAIN_INIT, MSG_MAIN_CHANNELS_LIST = 103, 104
 MSGC_MAIN_ATTACH_CHANNELS = 104
 VMC_DATA = 101  # SPICE_MSG_SPICEVMC_DATA, SPICE_MSGC_SPICEVMC_DATA (and SMARTCARD_DATA)
+
+
+def der_rsa_public_key(der):
+    """(n, e) from a DER SubjectPublicKeyInfo (the link reply's pub_key)."""
+    def tlv(buf, pos):
+        tag, length = buf[pos], buf[pos + 1]
+        pos += 2
+        if length & 0x80:
+            count = length & 0x7f
+            length = int.from_bytes(buf[pos:pos + count], "big")
+            pos += count
+        return tag, buf[pos:pos + length], pos + length
+    _, spki, _ = tlv(der, 0)
+    _, _algorithm, pos = tlv(spki, 0)
+    _, bits, _ = tlv(spki, pos)
+    _, rsa, _ = tlv(bits[1:], 0)  # skip the unused-bits byte
+    _, n, pos = tlv(rsa, 0)
+    _, e, _ = tlv(rsa, pos)
+    return int.from_bytes(n, "big"), int.from_bytes(e, "big")
+
+
+def rsa_oaep_encrypt(der, message):
+    """RSAES-OAEP with SHA-1 and MGF1-SHA-1 (RFC 8017), as spice-gtk encrypts its ticket; the
+    server decrypts it even with ticketing off."""
+    n, e = der_rsa_public_key(der)
+    k, h = (n.bit_length() + 7) // 8, hashlib.sha1
+
+    def mgf1(seed, length):
+        out = b""
+        for counter in range((length + 19) // 20):
+            out += h(seed + counter.to_bytes(4, "big")).digest()
+        return out[:length]
+    db = h(b"").digest() + bytes(k - len(message) - 2 * 20 - 2) + b"\x01" + message
+    seed = os.urandom(20)
+    masked_db = bytes(a ^ b for a, b in zip(db, mgf1(seed, k - 20 - 1)))
+    masked_seed = bytes(a ^ b for a, b in zip(seed, mgf1(masked_db, 20)))
+    em = b"\x00" + masked_seed + masked_db
+    return pow(int.from_bytes(em, "big"), e, n).to_bytes(k, "big")
 
 
 def emit(**kv):
@@ -57,7 +98,9 @@ class Channel:
         error = struct.unpack_from("<I", reply, 0)[0]
         if magic != MAGIC or error != 0:
             raise RuntimeError("link of channel %d refused (error %d)" % (channel_type, error))
-        self.sock.sendall(struct.pack("<I", COMMON_CAP_AUTH_SPICE) + bytes(128))
+        pub_key = reply[4:4 + 162]  # SPICE_TICKET_PUBKEY_BYTES
+        ticket = rsa_oaep_encrypt(pub_key, b"\x00")  # the empty password, NUL-terminated
+        self.sock.sendall(struct.pack("<I", COMMON_CAP_AUTH_SPICE) + ticket)
         result = struct.unpack("<I", self.read_exact(4))[0]
         if result != 0:
             raise RuntimeError("channel %d: ticket refused (%d)" % (channel_type, result))
