@@ -12,6 +12,7 @@
 #include "agent_port.hpp"
 #include "qxl_worker.hpp"
 #include "reds.hpp"
+#include "smartcard.hpp"
 #include "spiceflow/core/log.hpp"
 #include "vmc_port.hpp"
 
@@ -108,8 +109,12 @@ SPICEFLOW_EXPORT int spice_server_add_interface(SpiceServer* s, SpiceBaseInstanc
     const bool port = st->subtype == "port" && port_name != "org.spice-space.stream.0";
     // USB redirection is a plain spicevmc byte pipe (SPICE_CHANNEL_USBREDIR), as a port.
     const bool usbredir = st->subtype == "usbredir";
+    const bool smartcard = st->subtype == "smartcard";  // a reader of the smartcard channel
     if (vdagent && s->agent->attached()) return refuse(s, type, "a vdagent is already attached");
-    if (!vdagent && !port && !usbredir) {
+    if (smartcard && s->smartcard && !s->smartcard->has_room()) {
+      return refuse(s, type, "all smartcard readers are taken");
+    }
+    if (!vdagent && !port && !usbredir && !smartcard) {
       // Registered but not opened: we never call state(1), so the host treats the port as
       // closed (guest writes are discarded by QEMU) until pass-through exists for it.
       s->once.warn("char device " + st->subtype + " " + std::string(port_name),
@@ -121,6 +126,10 @@ SPICEFLOW_EXPORT int spice_server_add_interface(SpiceServer* s, SpiceBaseInstanc
     if (vdagent) {
       state->device = s->agent.get();
       s->agent->attach(dev);
+    } else if (smartcard) {
+      if (!s->smartcard) s->smartcard = std::make_unique<compat::Smartcard>(s->core, *s->server);
+      s->smartcard->add_reader(dev, s->vm_running);
+      state->device = s->smartcard->reader_of(dev);
     } else if (port || usbredir) {
       const uint8_t channel = usbredir ? SPICE_CHANNEL_USBREDIR
                               : port_name == "org.spice-space.webdav.0" ? SPICE_CHANNEL_WEBDAV
@@ -209,6 +218,9 @@ SPICEFLOW_EXPORT int spice_server_remove_interface(SpiceBaseInstance* sin) {
     RedsState* s = dev->st->reds;
     if (s->agent && s->agent->device() == dev) s->agent->detach();
     std::erase_if(s->vmc_ports, [dev](const auto& p) { return p->device() == dev; });
+    if (s->smartcard && s->smartcard->remove_reader(dev) && s->smartcard->empty()) {
+      s->smartcard.reset();
+    }
     std::erase_if(s->char_devices, [dev](const auto& st) { return st->instance == dev; });
     dev->st = nullptr;
     return 0;

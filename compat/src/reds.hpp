@@ -28,6 +28,7 @@ class AgentPort;
 class CharDevice;
 class HostMailbox;
 class VmcPort;
+class Smartcard;
 class QxlSource;
 class QxlWorker;
 class Recorder;
@@ -96,6 +97,8 @@ struct RedsState {
   std::unique_ptr<spiceflow::compat::AgentPort> agent;
   /// "port" char devices, each a SPICE_CHANNEL_PORT (or _WEBDAV) channel.
   std::vector<std::unique_ptr<spiceflow::compat::VmcPort>> vmc_ports;
+  /// The smartcard channel and its readers ("smartcard" char devices); null: none yet.
+  std::unique_ptr<spiceflow::compat::Smartcard> smartcard;
   std::vector<std::unique_ptr<SpicePlaybackState>> playbacks;
   std::vector<std::unique_ptr<SpiceRecordState>> records;
   SpiceMigrateInstance* migration = nullptr;

@@ -14,6 +14,7 @@
 #include "abi.hpp"
 #include "agent_port.hpp"
 #include "host_mailbox.hpp"
+#include "smartcard.hpp"
 #include "vmc_port.hpp"
 #include "qxl_source.hpp"
 #include "qxl_worker.hpp"
@@ -77,10 +78,13 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
   s->agent->set_running(s->vm_running);
   s->opts.agent = s->agent->hooks();
   s->opts.vmc = compat::vmc_hooks(*s->mailbox, [s](uint8_t type, uint8_t id) {
-    for (auto& p : s->vmc_ports) {
-      if (p->type() == type && p->id() == id) return p.get();
+    if (type == SPICE_CHANNEL_SMARTCARD && s->smartcard) {
+      return static_cast<compat::VmcEndpoint*>(s->smartcard.get());
     }
-    return static_cast<compat::VmcPort*>(nullptr);
+    for (auto& p : s->vmc_ports) {
+      if (p->type() == type && p->id() == id) return static_cast<compat::VmcEndpoint*>(p.get());
+    }
+    return static_cast<compat::VmcEndpoint*>(nullptr);
   });
 
   if (s->port <= 0 && !s->opts.tls.enabled()) {
@@ -223,6 +227,7 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
 SPICEFLOW_EXPORT void spice_server_destroy(SpiceServer* s) {
   if (!s) return;
   s->vmc_ports.clear();  // their channels leave the server while it runs
+  s->smartcard.reset();
   if (s->server) {
     s->server->stop();
     if (s->server_thread.joinable()) s->server_thread.join();
@@ -535,6 +540,7 @@ SPICEFLOW_EXPORT void spice_server_vm_start(SpiceServer* s) {
   for (auto& w : s->workers) w->start();
   if (s->agent) s->agent->set_running(true);
   for (auto& p : s->vmc_ports) p->set_running(true);
+  if (s->smartcard) s->smartcard->set_running(true);
 }
 
 SPICEFLOW_EXPORT void spice_server_vm_stop(SpiceServer* s) {
@@ -542,6 +548,7 @@ SPICEFLOW_EXPORT void spice_server_vm_stop(SpiceServer* s) {
   for (auto& w : s->workers) w->stop();
   if (s->agent) s->agent->set_running(false);
   for (auto& p : s->vmc_ports) p->set_running(false);
+  if (s->smartcard) s->smartcard->set_running(false);
 }
 
 SPICEFLOW_EXPORT int spice_server_get_num_clients(SpiceServer* s) {

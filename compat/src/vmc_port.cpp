@@ -76,7 +76,7 @@ bool VmcPort::read_some() {
   return progress;
 }
 
-net::VmcHooks vmc_hooks(HostMailbox& mailbox, std::function<VmcPort*(uint8_t, uint8_t)> find) {
+net::VmcHooks vmc_hooks(HostMailbox& mailbox, std::function<VmcEndpoint*(uint8_t, uint8_t)> find) {
   net::VmcHooks h;
   h.client = [&mailbox, find](uint8_t type, uint8_t id, uint64_t connection) {
     mailbox.post([find, type, id, connection] {
