@@ -75,6 +75,8 @@ class CharDevice {
   std::deque<Write> writes_;
   bool pumping_ = false;
   bool again_ = false;
+  bool writing_ = false;  // inside write_some (a wakeup from `write` reads at once)
+  bool reading_ = false;  // inside read_some
 };
 
 }  // namespace spiceflow::compat

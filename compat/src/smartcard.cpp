@@ -200,6 +200,8 @@ void Smartcard::from_client(const net::VmcChunk& chunk) {
   }
   const uint32_t type = le32(d.data()), reader_id = le32(d.data() + 4);
   const uint32_t length = uint32_t(d.size() - kHeader);
+  log::debug("spiceflow compat: smartcard: client message type {} reader {} ({} bytes)", type,
+             reader_id, length);
   switch (type) {
     case kVscReaderAdd:
       if (!attached_ && !attach_free_reader()) {
@@ -238,6 +240,8 @@ void Smartcard::from_client(const net::VmcChunk& chunk) {
 }
 
 void Smartcard::from_device(SmartcardReader& reader, uint32_t type, std::vector<uint8_t> payload) {
+  log::debug("spiceflow compat: smartcard reader {}: device message type {} ({} bytes)",
+             reader.reader_id(), type, payload.size());
   if (type == kVscInit) return;  // as the reference: not for the client
   if (!connection_ || attached_ != &reader) return;
   send(type, reader.reader_id(), payload.data(), uint32_t(payload.size()));

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace {
@@ -20,6 +21,8 @@ struct FakePort {
   size_t write_limit = 1 << 20;   // bytes the guest takes per write call
   std::vector<int> states;
   std::vector<uint8_t> events;
+  /// Runs after each write the device took (e.g. a device that answers at once).
+  std::function<void(FakePort&)> on_write;
 
   explicit FakePort(const char* name, const char* subtype = "port");
 };
@@ -37,6 +40,7 @@ const SpiceCharDeviceInterface* port_interface() {
       auto* p = port_of(sin);
       const int n = std::min(len, int(p->write_limit));
       p->guest_in.insert(p->guest_in.end(), buf, buf + n);
+      if (p->on_write && n > 0) p->on_write(*p);
       return n;
     };
     c.read = [](SpiceCharDeviceInstance* sin, uint8_t* buf, int len) {

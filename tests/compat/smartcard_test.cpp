@@ -142,4 +142,26 @@ TEST_F(CompatSmartcard, NoFreeReaderIsAnError) {
   EXPECT_TRUE(c.closed());
 }
 
+TEST_F(CompatSmartcard, ADeviceAnsweringInsideWriteIsReadWithinItsWakeup) {
+  // QEMU's ccid-card-passthru answers from inside the server's write and calls
+  // spice_server_char_device_wakeup there; QEMU drops what is not read before it returns.
+  FakePort card(nullptr, "smartcard");
+  std::vector<size_t> left_after_wakeup;
+  card.on_write = [&](FakePort& p) {
+    const Bytes answer = vsc_be(kError, 0, {0, 0, 0, 0});
+    p.guest_out.insert(p.guest_out.end(), answer.begin(), answer.end());
+    spice_server_char_device_wakeup(&p.sin);
+    left_after_wakeup.push_back(p.guest_out.size());
+  };
+  ASSERT_EQ(spice_server_add_interface(s_, &card.sin.base), 0);
+  RawClient main, c;
+  ASSERT_TRUE(c.link(port_, SPICE_CHANNEL_SMARTCARD, session(main), 0));
+  ASSERT_TRUE(c.send(SPICE_MSGC_SMARTCARD_DATA, vsc_le(kReaderAdd, kUndefinedReader, {})));
+  auto m = c.wait_for(SPICE_MSG_SMARTCARD_DATA);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->body, vsc_le(kError, 0, {0, 0, 0, 0}));
+  EXPECT_EQ(left_after_wakeup, std::vector<size_t>{0});
+  EXPECT_EQ(spice_server_remove_interface(&card.sin.base), 0);
+}
+
 }  // namespace
