@@ -271,7 +271,7 @@ void QxlWorker::handle(const QXLCommandExt& ext) {
       blit_guest_content(id, create->memory, create->create.size);
     }
     // As the reference: the create command stays with the device until the surface dies.
-    surfaces_[id] = HeldSurface{create->memory, parsed.release};
+    surfaces_[id] = HeldSurface{create->memory, create->create.size, parsed.release};
   } else if (auto* destroy = std::get_if<qxl::ParsedSurfaceDestroy>(&cmd)) {
     drop_surface(destroy->destroy.surface_id);
     release(parsed.release);
@@ -384,8 +384,7 @@ void QxlWorker::write_back(uint32_t surface_id, const Rect& area) {
   log::debug("spiceflow compat: QXL device {}: update_area surface {} ({},{} {}x{})", qin_->id,
              surface_id, area.x, area.y, area.width, area.height);
   if (surface_id != 0) {
-    reds_.once.warn("update_area", "rendering off-screen surfaces back into guest memory is not "
-                                   "supported yet");
+    write_back_offscreen(surface_id, area);
     return;
   }
   if (!primary_ || !primary_->line0) return;
@@ -411,6 +410,33 @@ void QxlWorker::write_back(uint32_t surface_id, const Rect& area) {
       std::memcpy(dst, src, size_t(r.width) * 4);
     }
   }
+}
+
+void QxlWorker::write_back_offscreen(uint32_t surface_id, const Rect& area) {
+  if (!desktop_) return;  // a device that is not shown has no rendered surfaces
+  // First what the device queued (the surface's creation may be among it), rendered.
+  if (!sync_pipeline()) {
+    reds_.once.warn("update_area", "the pipeline did not render in time; guest memory not updated");
+    return;
+  }
+  auto it = surfaces_.find(surface_id);
+  if (it == surfaces_.end() || !it->second.memory.line0) return;
+  const qxl::GuestSurface& mem = it->second.memory;
+  if (mem.bits_per_pixel != 32) {
+    reds_.once.warn("update_area", "only 32-bit off-screen surfaces are written back");
+    return;
+  }
+  const Size size = it->second.size;
+  const Rect want = intersect(area.empty() ? Rect::from_size(size) : area, Rect::from_size(size));
+  if (want.empty()) return;
+  // Between passes: the raster holds the surface as the commands so far left it.
+  desktop_->read_surface(surface_id, want, [&](const ImageView& view) {
+    if (view.width < size.width || view.height < size.height) return;
+    for (int32_t y = want.y; y < want.bottom(); ++y) {
+      uint8_t* dst = mem.line0 + int64_t(y) * mem.stride + int64_t(want.x) * 4;
+      std::memcpy(dst, view.row(y) + want.x, size_t(want.width) * 4);
+    }
+  });
 }
 
 // ---- spice_qxl_* entry points

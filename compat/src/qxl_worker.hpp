@@ -110,6 +110,7 @@ class QxlWorker {
   enum class RingState { idle, more, blocked };
   struct HeldSurface {
     qxl::GuestSurface memory;
+    Size size;
     QXLReleaseInfoExt release{nullptr, 0};
   };
 
@@ -134,6 +135,8 @@ class QxlWorker {
   bool sync_pipeline();
   /// Renders `area` of `surface_id` into the guest's memory for it.
   void write_back(uint32_t surface_id, const Rect& area);
+  /// The same for an off-screen surface: its pixels in the raster, between passes.
+  void write_back_offscreen(uint32_t surface_id, const Rect& area);
   void drop_surface(uint32_t surface_id);
   void blit_guest_content(uint32_t surface_id, const qxl::GuestSurface& mem, Size size);
   const QXLInterface* qif() const;

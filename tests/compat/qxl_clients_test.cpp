@@ -7,11 +7,13 @@
 //   renders;
 // - spice_qxl_monitors_config_async: the driver's heads reach display clients as
 //   DISPLAY_MONITORS_CONFIG (bounded by spice_qxl_set_max_monitors, malformed ones ignored);
-//   without one, one head covers the primary surface.
+//   without one, one head covers the primary surface;
+// - spice_qxl_update_area on an off-screen surface writes its pixels into guest memory.
 #include <spice/enums.h>
 #include <spice/protocol.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -238,6 +240,63 @@ TEST_F(CompatQxlClients, GuestMonitorsReachDisplayClients) {
     return false;
   });
   EXPECT_TRUE(single);
+  EXPECT_EQ(spice_server_remove_interface(&dev_.qxl.base), 0);
+}
+
+// update_area on an off-screen surface renders it into the guest's memory for it (the
+// reference draws off-screen surfaces straight into that memory).
+TEST_F(CompatQxlClients, UpdateAreaWritesAnOffscreenSurfaceBack) {
+  add_device();
+  create_primary();
+  constexpr int kSw = 32, kSh = 16;
+  std::vector<uint32_t> memory(size_t(kSw) * kSh, 0xdeadbeef);
+  QXLSurfaceCmd create{};
+  create.release_info.id = 500;
+  create.surface_id = 1;
+  create.type = QXL_SURFACE_CMD_CREATE;
+  create.u.surface_create.format = SPICE_SURFACE_FMT_32_xRGB;
+  create.u.surface_create.width = kSw;
+  create.u.surface_create.height = kSh;
+  create.u.surface_create.stride = kSw * 4;
+  create.u.surface_create.data = reinterpret_cast<uintptr_t>(memory.data());
+  QXLDrawable fill{};
+  fill.release_info.id = 501;
+  fill.surface_id = 1;
+  fill.effect = QXL_EFFECT_OPAQUE;
+  fill.type = QXL_DRAW_FILL;
+  fill.bbox = QXLRect{2, 4, 10, 20};  // top, left, bottom, right
+  fill.clip.type = SPICE_CLIP_TYPE_NONE;
+  fill.surfaces_dest[0] = fill.surfaces_dest[1] = fill.surfaces_dest[2] = -1;
+  fill.u.fill.brush.type = SPICE_BRUSH_TYPE_SOLID;
+  fill.u.fill.brush.u.color = 0x00336699;
+  fill.u.fill.rop_descriptor = SPICE_ROPD_OP_PUT;
+  {
+    std::lock_guard lock(dev_.mu);
+    QXLCommandExt ext{};
+    ext.cmd.type = QXL_CMD_SURFACE;
+    ext.cmd.data = reinterpret_cast<uintptr_t>(&create);
+    dev_.commands.push_back(ext);
+    ext.cmd.type = QXL_CMD_DRAW;
+    ext.cmd.data = reinterpret_cast<uintptr_t>(&fill);
+    dev_.commands.push_back(ext);
+  }
+  spice_qxl_wakeup(&dev_.qxl);
+  QXLRect area{0, 0, kSh, kSw};
+  spice_qxl_update_area(&dev_.qxl, 1, &area, nullptr, 0, 0);
+  auto pixel = [&](int x, int y) { return memory[size_t(y) * kSw + x] & 0xffffff; };
+  EXPECT_EQ(pixel(4, 2), 0x336699u);
+  EXPECT_EQ(pixel(19, 9), 0x336699u);
+  EXPECT_EQ(pixel(3, 2), 0u);  // the new surface is black around the fill
+  EXPECT_EQ(pixel(20, 9), 0u);
+  EXPECT_EQ(pixel(4, 10), 0u);
+  // Only the area asked for is written.
+  std::fill(memory.begin(), memory.end(), 0xdeadbeef);
+  QXLRect part{0, 0, 4, 8};
+  spice_qxl_update_area(&dev_.qxl, 1, &part, nullptr, 0, 0);
+  EXPECT_EQ(pixel(4, 2), 0x336699u);
+  EXPECT_EQ(pixel(7, 3), 0x336699u);
+  EXPECT_EQ(memory[size_t(2) * kSw + 8], 0xdeadbeefu);
+  EXPECT_EQ(memory[size_t(4) * kSw + 4], 0xdeadbeefu);
   EXPECT_EQ(spice_server_remove_interface(&dev_.qxl.base), 0);
 }
 
