@@ -91,9 +91,9 @@ class DisplayChannel final : public ChannelClient {
   }
 
   void on_update() override { pump(); }
-  // The guest's monitors changed (Server::set_guest_monitors).
+  // The server's state changed: the guest's monitors maybe (Server::set_guest_monitors).
   void on_server_state() override {
-    if (has_surface_) send_monitors_config();
+    if (has_surface_) send_monitors_config(false);
   }
 
   ~DisplayChannel() override {
@@ -319,7 +319,7 @@ class DisplayChannel final : public ChannelClient {
                                 SPICE_SURFACE_FMT_32_xRGB, SPICE_SURFACE_FLAGS_PRIMARY);
     send(SPICE_MSG_DISPLAY_SURFACE_CREATE, body);
     surface_size_ = frame.size;
-    send_monitors_config();
+    send_monitors_config(true);
     // The whole picture as the first draw: a client's first invalidate already shows the
     // complete frame (spicy-screenshot saves on the first one).
     const Image full = frame.assemble();
@@ -342,8 +342,9 @@ class DisplayChannel final : public ChannelClient {
   }
 
   // The guest driver's monitors when it set them, else one head covering the primary
-  // surface, as the reference (display_channel_set_monitors_config_to_primary).
-  void send_monitors_config() {
+  // surface, as the reference (display_channel_set_monitors_config_to_primary). Unless
+  // `always` (a new surface), only when they differ from what the client has.
+  void send_monitors_config(bool always) {
     if (!has_channel_cap(SPICE_DISPLAY_CAP_MONITORS_CONFIG)) return;
     msg::Bytes body;
     if (const GuestMonitors* guest = ctx_.guest_monitors(desktop_)) {
@@ -354,6 +355,8 @@ class DisplayChannel final : public ChannelClient {
       head.height = uint32_t(surface_size_.height);
       msg::display_monitors_config(body, {&head, 1}, 1);
     }
+    if (!always && body == monitors_sent_) return;
+    monitors_sent_ = body;
     send(SPICE_MSG_DISPLAY_MONITORS_CONFIG, body);
   }
 
@@ -602,7 +605,8 @@ class DisplayChannel final : public ChannelClient {
   uint64_t zlib_glz_sent_ = 0;
   uint64_t glz_as_lz_ = 0;
   bool has_surface_ = false;
-  Size surface_size_;  // of the primary surface last sent
+  Size surface_size_;        // of the primary surface last sent
+  msg::Bytes monitors_sent_;  // the last DISPLAY_MONITORS_CONFIG body sent
   uint64_t generation_ = 0;
   uint64_t image_id_ = 0;
   std::vector<uint64_t> tile_versions_;
