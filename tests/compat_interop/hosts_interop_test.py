@@ -17,6 +17,9 @@ CASE ticket: QEMU with a SPICE password (-object secret + password-secret): only
   password connects; a password set later through QMP set_password replaces it; with a
   client connected, set_password connected=fail is refused and connected=disconnect drops
   the client. The outcome of every attempt must be the reference's.
+CASE client_caps: QEMU's qxl raises QXL_INTERRUPT_CLIENT whenever the server calls
+  set_client_capabilities (traced with -trace qxl_send_events): as many around one
+  spicy-screenshot session (vm start, connect, disconnect) as on the reference.
 CASE xspice: Xspice (Xorg with the spiceqxl driver: QXL commands in native mode, off-screen
   surfaces, text) shows an xterm; the screenshot through spiceflow must equal the
   reference's, and keys typed through a spice-client-glib client must appear in the xterm
@@ -384,6 +387,33 @@ def case_screenshot(lib_dir, out_dir):
     return 1
 
 
+def case_client_caps(lib_dir, out_dir):
+    # QEMU's qxl raises QXL_INTERRUPT_CLIENT (16) each time set_client_capabilities is called
+    # (trace qxl_send_events): at vm start, when a display client connects and when it
+    # leaves. Count them around one spicy-screenshot session on each library.
+    counts = {}
+    for name, lib in (("reference", None), ("spiceflow", lib_dir)):
+        with Qemu(name + "-caps", lib, out_dir, ["-trace", "qxl_send_events"]) as q:
+            check_library(q, lib is not None, lib_dir)
+            time.sleep(2)
+            if not q.screenshot(os.path.join(out_dir, "%s-caps.ppm" % name)):
+                log("FAIL: %s: spicy-screenshot failed" % name)
+                return 1
+            time.sleep(2)  # the disconnect's call
+        counts[name] = sum(1 for line in q.read_log().splitlines()
+                           if line.endswith("qxl_send_events 0 16"))
+        log("%s: %d QXL_INTERRUPT_CLIENT events" % (name, counts[name]))
+    if counts["reference"] < 2:
+        log("FAIL: the reference raised %d client interrupts (expected start, connect, "
+            "disconnect)" % counts["reference"])
+        return 1
+    if counts["spiceflow"] != counts["reference"]:
+        log("FAIL: set_client_capabilities calls differ from the reference's")
+        return 1
+    log("PASS: the guest hears about display clients through spiceflow as through the reference")
+    return 0
+
+
 def case_esc(lib_dir, out_dir):
     menu = ["-boot", "menu=on,splash-time=15000"]
     results = {}
@@ -598,6 +628,8 @@ def main():
             return case_events(lib_dir, out_dir)
         if case == "ticket":
             return case_ticket(lib_dir, out_dir)
+        if case == "client_caps":
+            return case_client_caps(lib_dir, out_dir)
         if case == "xspice":
             missing = [t for t in ("Xorg", "xterm", "xdpyinfo") if not shutil.which(t)]
             if missing or not os.path.exists(XSPICE_DRIVER):
