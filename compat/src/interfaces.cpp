@@ -111,7 +111,7 @@ SPICEFLOW_EXPORT int spice_server_add_interface(SpiceServer* s, SpiceBaseInstanc
     const bool usbredir = st->subtype == "usbredir";
     const bool smartcard = st->subtype == "smartcard";  // a reader of the smartcard channel
     if (vdagent && s->agent->attached()) return refuse(s, type, "a vdagent is already attached");
-    if (smartcard && s->smartcard && !s->smartcard->has_room()) {
+    if (smartcard && s->smartcard && !s->smartcard->has_free_slot()) {
       return refuse(s, type, "all smartcard readers are taken");
     }
     if (!vdagent && !port && !usbredir && !smartcard) {

@@ -39,7 +39,7 @@ void put_be32(std::vector<uint8_t>& out, uint32_t v) {
 
 SmartcardReader::SmartcardReader(const SpiceCoreInterface* core, Smartcard& owner,
                                  SpiceCharDeviceInstance* sin, uint32_t reader_id)
-    : CharDevice(core), owner_(owner), instance_(sin), reader_id_(reader_id) {
+    : CharDevice(core), owner_(owner), instance_(sin), reader_id_(reader_id), buf_(kReadSize) {
   attach_device(sin);
 }
 
@@ -72,14 +72,13 @@ void SmartcardReader::write_message(uint32_t type, const uint8_t* payload, uint3
 
 bool SmartcardReader::read_some() {
   bool progress = false;
-  uint8_t buf[4096];
-  while (running() && attached()) {
+  while (running() && attached() && owner_.has_room()) {
     const uint64_t gen = generation();
-    const int n = sif()->read(device(), buf, int(sizeof buf));
+    const int n = sif()->read(device(), buf_.data(), int(buf_.size()));
     if (generation() != gen) return true;
     if (n <= 0) break;
     progress = true;
-    in_.insert(in_.end(), buf, buf + std::min<size_t>(size_t(n), sizeof buf));
+    in_.insert(in_.end(), buf_.begin(), buf_.begin() + long(std::min(size_t(n), buf_.size())));
     while (in_.size() >= kHeader) {
       const uint32_t length = be32(in_.data() + 8);
       if (length > Smartcard::kMaxMessage - kHeader) {
@@ -140,7 +139,7 @@ bool Smartcard::empty() const {
   return std::all_of(readers_.begin(), readers_.end(), [](const auto& r) { return !r; });
 }
 
-bool Smartcard::has_room() const {
+bool Smartcard::has_free_slot() const {
   return std::any_of(readers_.begin(), readers_.end(), [](const auto& r) { return !r; });
 }
 
@@ -254,7 +253,17 @@ void Smartcard::send(uint32_t type, uint32_t reader_id, const uint8_t* payload, 
   put_le32(out, reader_id);
   put_le32(out, length);
   if (length) out.insert(out.end(), payload, payload + length);
+  in_flight_ += out.size();
   server_.vmc_send(SPICE_CHANNEL_SMARTCARD, kChannelId, std::move(out));
+}
+
+void Smartcard::sent(size_t bytes) {
+  const bool was_full = !has_room();
+  in_flight_ -= std::min(bytes, in_flight_);
+  if (!was_full || !has_room()) return;
+  for (auto& r : readers_) {
+    if (r) r->wakeup();  // read what waited in the devices
+  }
 }
 
 void Smartcard::send_error(uint32_t reader_id, uint32_t code) {

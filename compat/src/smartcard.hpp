@@ -16,8 +16,10 @@
 //   unknown types are ignored.
 // - the client leaving detaches its reader (state(0)) and writes ReaderRemove.
 // - device -> client: whole VSC messages, VSC_Init dropped, the rest sent with the reader's
-//   id when a client is attached to that reader (dropped otherwise). A device message
-//   longer than kMaxMessage detaches that reader's device until the host registers it again.
+//   id when a client is attached to that reader (dropped otherwise), at most
+//   net::Server::kVmcInFlight bytes ahead of the client's socket (the devices are not read
+//   meanwhile). A device message longer than kMaxMessage detaches that reader's device
+//   until the host registers it again.
 //
 // Threading: host thread only (CharDevice); net's calls arrive through the HostMailbox.
 #include <array>
@@ -55,6 +57,9 @@ class SmartcardReader final : public CharDevice {
   SpiceCharDeviceInstance* const instance_;
   const uint32_t reader_id_;
   bool client_ = false;
+  /// One read from the device (the reference's spicevmc read size).
+  static constexpr size_t kReadSize = 64 * 1024;
+  std::vector<uint8_t> buf_;
   std::vector<uint8_t> in_;  // device bytes not yet a whole message
 };
 
@@ -76,14 +81,18 @@ class Smartcard final : public VmcEndpoint {
   /// remove_interface; true when it was one of ours.
   bool remove_reader(SpiceCharDeviceInstance* sin);
   bool empty() const;
-  bool has_room() const;
+  /// A slot for another reader.
+  bool has_free_slot() const;
   void set_running(bool running);
   SmartcardReader* reader_of(SpiceCharDeviceInstance* sin);
 
   // ---- VmcEndpoint (net's calls, on the host thread)
   void client(uint64_t connection) override;
   void from_client(const net::VmcChunk& chunk) override;
-  void sent(size_t bytes) override {}
+  void sent(size_t bytes) override;
+  /// Whether the client's socket can take more device messages (at most
+  /// net::Server::kVmcInFlight bytes ahead of it; the readers stop reading meanwhile).
+  bool has_room() const { return in_flight_ < net::Server::kVmcInFlight; }
 
   /// A whole device message from `reader` (header in host order, payload after it).
   void from_device(SmartcardReader& reader, uint32_t type, std::vector<uint8_t> payload);
@@ -98,6 +107,7 @@ class Smartcard final : public VmcEndpoint {
   net::Server& server_;
   std::array<std::unique_ptr<SmartcardReader>, kMaxReaders> readers_;
   uint64_t connection_ = 0;              // the client's (0: none)
+  size_t in_flight_ = 0;                 // bytes given to net::Server::vmc_send, not yet sent
   SmartcardReader* attached_ = nullptr;  // the client's reader
 };
 

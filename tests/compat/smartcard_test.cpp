@@ -164,4 +164,32 @@ TEST_F(CompatSmartcard, ADeviceAnsweringInsideWriteIsReadWithinItsWakeup) {
   EXPECT_EQ(spice_server_remove_interface(&card.sin.base), 0);
 }
 
+TEST_F(CompatSmartcard, AFloodingDeviceWaitsForTheClient) {
+  // 16 MiB of answers for a client that does not read: the server holds at most its window
+  // (plus what the socket takes); the rest waits in the device until the client reads.
+  FakePort card(nullptr, "smartcard");
+  ASSERT_EQ(spice_server_add_interface(s_, &card.sin.base), 0);
+  RawClient main, c;
+  ASSERT_TRUE(c.link(port_, SPICE_CHANNEL_SMARTCARD, session(main), 0));
+  ASSERT_TRUE(run_until([&] { return !card.states.empty(); }));
+  ASSERT_TRUE(c.send(SPICE_MSGC_SMARTCARD_DATA, vsc_le(kReaderAdd, kUndefinedReader, {})));
+  ASSERT_TRUE(run_until([&] { return !card.guest_in.empty(); }));
+  const Bytes answer = vsc_be(kApdu, 0, Bytes(65536, 0x5a));
+  constexpr size_t kAnswers = 256;
+  for (size_t i = 0; i < kAnswers; ++i) card.guest_out.insert(card.guest_out.end(), answer.begin(), answer.end());
+  spice_server_char_device_wakeup(&card.sin);
+  fake_host::run_until([] { return false; }, 300);
+  EXPECT_GT(card.guest_out.size(), answer.size() * kAnswers / 2) << "the device was read past the window";
+  // The client reads: everything arrives.
+  size_t got = 0;
+  ASSERT_TRUE(run_until([&] {
+    while (auto m = c.poll()) {
+      if (m->type == SPICE_MSG_SMARTCARD_DATA) ++got;
+    }
+    return got == kAnswers;
+  }, 20000)) << got << " of " << kAnswers;
+  EXPECT_TRUE(card.guest_out.empty());
+  EXPECT_EQ(spice_server_remove_interface(&card.sin.base), 0);
+}
+
 }  // namespace
