@@ -81,6 +81,7 @@ def run_both(lib_dir, out_dir, extra, steps, linger, channel=USBREDIR):
     for name, lib in (("reference", None), ("spiceflow", lib_dir)):
         with hosts.Qemu(name + "-vmc", lib, out_dir, extra) as q:
             hosts.check_library(q, lib is not None, lib_dir)
+            time.sleep(2)  # the guest's firmware sets its USB devices up first
             results[name] = talk(q, out_dir, name, channel, steps, linger)
             time.sleep(0.5)  # QEMU logs what it got
             logs[name] = q.read_log()
@@ -144,15 +145,15 @@ def case_smartcard(lib_dir, out_dir):
              "--send", VSC_READER_REMOVE.hex(), "--wait", VSC_ERROR_HEADER.hex()]
     results, _ = run_both(lib_dir, out_dir, CCID, steps, 1.0, SMARTCARD)
     ref, ours = results["reference"], results["spiceflow"]
-    if ref is None or [SMARTCARD, 0] not in ref[0] or ref[1].count(VSC_ERROR_HEADER) < 2:
+    if ref is None or [SMARTCARD, 0] not in ref[0] or len(ref[1]) < 32:
         log("FAIL: the reference's smartcard session did not go as expected: %r" % (ref,))
         return 1
     if ours is None:
         log("FAIL: through spiceflow the smartcard session did not finish (client-spiceflow.jsonl)")
         return 1
     if ours != ref:
-        log("FAIL: spiceflow's channel list or QEMU's VSC answers differ from the reference's "
-            "(received-*.bin)")
+        log("FAIL: spiceflow's channel list or QEMU's VSC answers differ from the reference's: "
+            "%s %s versus %s %s" % (ours[0], ours[1].hex(), ref[0], ref[1].hex()))
         return 1
     log("PASS: QEMU's ccid-card-passthru answers a client's ReaderAdd and ReaderRemove through "
         "spiceflow as through the reference (%s)" % ours[1].hex())
