@@ -317,7 +317,8 @@ TEST_F(CompatAgent, ClientMonitorsConfigGoesToAQxlDeviceThatTakesIt) {
   Bytes bad_body;
   put32(bad_body, 3);
   put32(bad_body, 0);
-  ASSERT_TRUE(c.send(SPICE_MSGC_MAIN_AGENT_DATA, agent_message(VD_AGENT_MONITORS_CONFIG, bad_body)));
+  ASSERT_TRUE(
+      c.send(SPICE_MSGC_MAIN_AGENT_DATA, agent_message(VD_AGENT_MONITORS_CONFIG, bad_body)));
   agent_.guest_in.clear();
   ASSERT_TRUE(c.send(SPICE_MSGC_MAIN_AGENT_DATA, small));
   ASSERT_TRUE(run_until([&] { return agent_.guest_in.size() >= expected.size(); }));

@@ -84,7 +84,8 @@ void q_release_resource(QXLInstance* q, QXLReleaseInfoExt info) {
   std::lock_guard lock(f->mu);
   f->released.insert(info.info->id);
 }
-void q_set_client_capabilities(QXLInstance* q, uint8_t present, uint8_t caps[SPICE_CAPABILITIES_SIZE]) {
+void q_set_client_capabilities(QXLInstance* q, uint8_t present,
+                               uint8_t caps[SPICE_CAPABILITIES_SIZE]) {
   auto* f = fake(q);
   std::lock_guard lock(f->mu);
   ClientCaps c;

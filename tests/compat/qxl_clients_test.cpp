@@ -55,7 +55,9 @@ struct GuestConfig {
   std::vector<uint8_t> bytes;
   GuestConfig(uint16_t count, uint16_t max_allowed, const std::vector<QXLHead>& heads)
       : bytes(sizeof(QXLMonitorsConfig) + sizeof(QXLHead) * heads.size()) {
-    QXLMonitorsConfig h{count, max_allowed};
+    QXLMonitorsConfig h;
+    h.count = count;
+    h.max_allowed = max_allowed;
     std::memcpy(bytes.data(), &h, sizeof h);
     std::memcpy(bytes.data() + sizeof h, heads.data(), sizeof(QXLHead) * heads.size());
   }
@@ -209,7 +211,8 @@ TEST_F(CompatQxlClients, GuestMonitorsReachDisplayClients) {
   // Malformed (more heads than allowed, none at all, outside guest memory): completed and
   // ignored; the next message the client sees is the valid one that follows.
   spice_qxl_set_max_monitors(&dev_.qxl, 16);
-  GuestConfig too_many(3, 2, {{0, 0, 8, 8, 0, 0, 0}, {1, 0, 8, 8, 8, 0, 0}, {2, 0, 8, 8, 16, 0, 0}});
+  GuestConfig too_many(3, 2,
+                       {{0, 0, 8, 8, 0, 0, 0}, {1, 0, 8, 8, 8, 0, 0}, {2, 0, 8, 8, 16, 0, 0}});
   GuestConfig none(0, 2, {{0, 0, 8, 8, 0, 0, 0}});
   spice_qxl_monitors_config_async(&dev_.qxl, too_many.address(), 0, 9);
   spice_qxl_monitors_config_async(&dev_.qxl, none.address(), 0, 10);

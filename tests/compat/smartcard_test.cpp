@@ -71,7 +71,8 @@ TEST_F(CompatSmartcard, VscMessagesGoBetweenTheClientAndItsReader) {
   EXPECT_TRUE(card1.states.empty());
 
   // ReaderAdd (the name stays with the server): the device gets it for reader 0.
-  ASSERT_TRUE(c.send(SPICE_MSGC_SMARTCARD_DATA, vsc_le(kReaderAdd, kUndefinedReader, {'c', 'a', 'c'})));
+  ASSERT_TRUE(
+      c.send(SPICE_MSGC_SMARTCARD_DATA, vsc_le(kReaderAdd, kUndefinedReader, {'c', 'a', 'c'})));
   EXPECT_TRUE(device_got(card0, vsc_be(kReaderAdd, 0, {})));
   // The device answers (network order); its VSC_Init is not for the client.
   card0.guest_out = vsc_be(kInit, 0, {0, 0, 0, 2});
@@ -176,10 +177,13 @@ TEST_F(CompatSmartcard, AFloodingDeviceWaitsForTheClient) {
   ASSERT_TRUE(run_until([&] { return !card.guest_in.empty(); }));
   const Bytes answer = vsc_be(kApdu, 0, Bytes(65536, 0x5a));
   constexpr size_t kAnswers = 256;
-  for (size_t i = 0; i < kAnswers; ++i) card.guest_out.insert(card.guest_out.end(), answer.begin(), answer.end());
+  for (size_t i = 0; i < kAnswers; ++i) {
+    card.guest_out.insert(card.guest_out.end(), answer.begin(), answer.end());
+  }
   spice_server_char_device_wakeup(&card.sin);
   fake_host::run_until([] { return false; }, 300);
-  EXPECT_GT(card.guest_out.size(), answer.size() * kAnswers / 2) << "the device was read past the window";
+  EXPECT_GT(card.guest_out.size(), answer.size() * kAnswers / 2)
+      << "the device was read past the window";
   // The client reads: everything arrives.
   size_t got = 0;
   ASSERT_TRUE(run_until([&] {
