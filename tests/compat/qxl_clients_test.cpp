@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -301,6 +302,30 @@ TEST_F(CompatQxlClients, UpdateAreaWritesAnOffscreenSurfaceBack) {
   EXPECT_EQ(memory[size_t(2) * kSw + 8], 0xdeadbeefu);
   EXPECT_EQ(memory[size_t(4) * kSw + 4], 0xdeadbeefu);
   EXPECT_EQ(spice_server_remove_interface(&dev_.qxl.base), 0);
+}
+
+// spice_server_set_exit_on_disconnect: the process exits (status 0) when a client's main
+// channel closes, as the reference's reds_client_disconnect.
+TEST(CompatExitOnDisconnect, TheProcessExitsWhenAClientLeaves) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        static SpiceCoreInterface core = fake_host::core();
+        SpiceServer* s = spice_server_new();
+        const int port = spiceflow::testing::free_loopback_port();
+        spice_server_set_port(s, port);
+        spice_server_set_addr(s, "127.0.0.1", 0);
+        spice_server_set_noauth(s);
+        spice_server_set_exit_on_disconnect(s, 1);
+        if (spice_server_init(s, &core) != 0) std::_Exit(3);
+        RawClient main;
+        if (!main.link(port, SPICE_CHANNEL_MAIN, 0)) std::_Exit(4);
+        if (!main.wait_for(SPICE_MSG_MAIN_INIT)) std::_Exit(5);
+        main.close();
+        fake_host::run_until([] { return false; }, 5000);
+        std::_Exit(6);  // still running: the flag did nothing
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
