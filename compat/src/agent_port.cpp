@@ -3,6 +3,7 @@
 #include <spice/vd_agent.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "spiceflow/core/log.hpp"
 
@@ -36,6 +37,10 @@ void AgentPort::to_device(const net::AgentChunk& c) {
   // filter discards what was sent before the agent went away. The generations match
   // net's: both count attaches and detaches.
   if (!attached() || c.generation != generation()) return;
+  if (take_for_qxl(c)) {
+    if (server_) server_->agent_consumed(c.session, c.generation);
+    return;
+  }
   queue_write(net::agent::chunk(VDP_CLIENT_PORT, c.data), kClient,
               [this, session = c.session, gen = c.generation] {
                 if (server_) server_->agent_consumed(session, gen);
@@ -43,8 +48,62 @@ void AgentPort::to_device(const net::AgentChunk& c) {
   pump();
 }
 
+bool AgentPort::take_for_qxl(const net::AgentChunk& c) {
+  // net checked the framing already; this copy only follows message boundaries and types.
+  if (write_track_.process(c.data) == net::agent::MessageFilter::Verdict::protocol_error) {
+    write_track_.reset(false);
+    to_qxl_ = false;
+    monitors_msg_.clear();
+    return false;
+  }
+  if (write_track_.started_message()) {
+    monitors_msg_.clear();
+    to_qxl_ = write_track_.message_type() == VD_AGENT_MONITORS_CONFIG && client_monitors_ &&
+              client_monitors_(nullptr);
+  }
+  if (!to_qxl_) return false;
+  if (monitors_msg_.size() + c.data.size() > kMaxMonitorsMessage) {
+    log::warn("spiceflow compat: a client's monitors configuration is larger than {} bytes; "
+              "dropped", kMaxMonitorsMessage);
+    to_qxl_ = false;  // the rest of the message is dropped too
+    monitors_msg_.clear();
+    monitors_msg_.shrink_to_fit();
+    return true;
+  }
+  monitors_msg_.insert(monitors_msg_.end(), c.data.begin(), c.data.end());
+  if (write_track_.remaining() == 0) deliver_monitors_config();
+  return true;
+}
+
+void AgentPort::deliver_monitors_config() {
+  // As the reference's agent_check_message for VD_AGENT_MONITORS_CONFIG: the monitors (and
+  // their physical sizes when flagged) lie inside the message, at most kMaxMonitors.
+  std::vector<uint8_t> body(monitors_msg_.begin() + sizeof(VDAgentMessage), monitors_msg_.end());
+  monitors_msg_.clear();
+  VDAgentMonitorsConfig head{};
+  bool ok = body.size() >= sizeof head;
+  if (ok) {
+    std::memcpy(&head, body.data(), sizeof head);
+    size_t need = sizeof head + size_t(head.num_of_monitors) * sizeof(VDAgentMonConfig);
+    if (head.flags & VD_AGENT_CONFIG_MONITORS_FLAG_PHYSICAL_SIZE) {
+      need += size_t(head.num_of_monitors) * sizeof(VDAgentMonitorMM);
+    }
+    ok = head.num_of_monitors <= kMaxMonitors && body.size() >= need;
+  }
+  if (!ok) {
+    log::warn("spiceflow compat: a client's monitors configuration is malformed; dropped");
+    return;
+  }
+  log::debug("spiceflow compat: a client's monitors configuration ({} monitors) to the QXL "
+             "devices", uint32_t(head.num_of_monitors));
+  client_monitors_(reinterpret_cast<VDAgentMonitorsConfig*>(body.data()));
+}
+
 void AgentPort::attach(SpiceCharDeviceInstance* sin) {
   attach_device(sin);
+  write_track_.reset(false);
+  to_qxl_ = false;
+  monitors_msg_.clear();
   reader_.reset();
   read_filter_.reset(false);
   read_filter_.configure(filter_);

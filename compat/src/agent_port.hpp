@@ -16,6 +16,8 @@
 // HostMailbox) and the server's own messages (VD_AGENT_MOUSE_STATE in agent mouse mode,
 // VD_AGENT_CLIENT_DISCONNECTED, VD_AGENT_GRAPHICS_DEVICE_INFO) are written in order. A
 // client chunk's token goes back (net::Server::agent_consumed) once it is fully written.
+#include <spice/vd_agent.h>
+
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -55,11 +57,27 @@ class AgentPort final : public CharDevice {
   void set_device_info(const void* device, std::vector<net::agent::DisplayDevice> displays);
   /// Called after every attach and detach (the caller updates the mouse mode).
   void on_attach_change(std::function<void()> cb) { on_attach_change_ = std::move(cb); }
+  /// Where a client's VD_AGENT_MONITORS_CONFIG goes instead of the agent: `cb(nullptr)`
+  /// at the start of each such message says whether the QXL devices take it; if so the
+  /// whole message is gathered (at most kMaxMonitorsMessage bytes; the client's tokens
+  /// come back at once), checked, and `cb(config)` gets it. As the reference's
+  /// reds_on_main_agent_monitors_config.
+  using ClientMonitorsConfig = std::function<bool(VDAgentMonitorsConfig*)>;
+  void on_client_monitors_config(ClientMonitorsConfig cb) { client_monitors_ = std::move(cb); }
+  /// The reference's bound: 256 monitors with their physical sizes.
+  static constexpr size_t kMaxMonitors = 256;
+  static constexpr size_t kMaxMonitorsMessage =
+      sizeof(VDAgentMessage) + sizeof(VDAgentMonitorsConfig) +
+      kMaxMonitors * (sizeof(VDAgentMonConfig) + sizeof(VDAgentMonitorMM));
 
  private:
   enum Tag { kClient = 0, kMouse = 1 };
   bool read_some() override;
   void to_device(const net::AgentChunk& c);
+  /// A piece of a client message the QXL devices take (monitors config): true when it is
+  /// one (the caller returns the token instead of writing it).
+  bool take_for_qxl(const net::AgentChunk& c);
+  void deliver_monitors_config();
   void handle(net::agent::ChunkReader::Piece piece);
   void fail(const std::string& why);
   void disconnect_device();
@@ -73,6 +91,10 @@ class AgentPort final : public CharDevice {
   bool device_info_cap_ = false;  // the agent announced VD_AGENT_CAP_GRAPHICS_DEVICE_INFO
   std::vector<std::pair<const void*, std::vector<net::agent::DisplayDevice>>> devices_;
   std::function<void()> on_attach_change_;
+  ClientMonitorsConfig client_monitors_;
+  net::agent::MessageFilter write_track_;  // client messages' framing, to see their types
+  bool to_qxl_ = false;                    // the current client message goes to the devices
+  std::vector<uint8_t> monitors_msg_;      // that message so far (VDAgentMessage + body)
 };
 
 }  // namespace spiceflow::compat

@@ -54,14 +54,27 @@ void CharDevice::queue_write(std::vector<uint8_t> bytes, int tag, std::function<
 void CharDevice::pump() {
   if (pumping_) {
     again_ = true;  // called back from inside a device callback: the running pass repeats
+    // Woken from inside `write` (a device that answers at once, as QEMU's smartcard
+    // passthru): read now, as the reference's wakeup does; the host expects its data taken
+    // before the wakeup returns and drops it otherwise.
+    if (writing_ && !reading_) {
+      reading_ = true;
+      read_some();
+      reading_ = false;
+    }
     return;
   }
   pumping_ = true;
   do {
     again_ = false;
+    writing_ = true;
     write_some();
+    writing_ = false;
     // What reading queued (the server's answers to the device) goes out in the same pass.
-    if (read_some() && running_ && sin_ && !writes_.empty()) again_ = true;
+    reading_ = true;
+    const bool read = read_some();
+    reading_ = false;
+    if (read && running_ && sin_ && !writes_.empty()) again_ = true;
   } while (again_);
   pumping_ = false;
   if (timer_) {

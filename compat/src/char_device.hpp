@@ -9,7 +9,8 @@
 // Writes keep the host's semantics: `write` may take part of a buffer or nothing; the rest
 // is offered again on the next wakeup, or every 100 ms when the device does not announce
 // SPICE_CHAR_DEVICE_NOTIFY_WRITABLE (the reference's CHAR_DEVICE_WRITE_TO_TIMEOUT). Reads
-// are the subclass's (read_some), run after the writes on every pump.
+// are the subclass's (read_some), run after the writes on every pump, and at once when the
+// host calls wakeup from inside a `write` (its answer must be taken before that returns).
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -75,6 +76,8 @@ class CharDevice {
   std::deque<Write> writes_;
   bool pumping_ = false;
   bool again_ = false;
+  bool writing_ = false;  // inside write_some (a wakeup from `write` reads at once)
+  bool reading_ = false;  // inside read_some
 };
 
 }  // namespace spiceflow::compat

@@ -12,6 +12,7 @@
 #include "agent_port.hpp"
 #include "qxl_worker.hpp"
 #include "reds.hpp"
+#include "smartcard.hpp"
 #include "spiceflow/core/log.hpp"
 #include "stream_port.hpp"
 #include "vmc_port.hpp"
@@ -42,8 +43,10 @@ int add_qxl(RedsState* s, SpiceBaseInstance* sin) {
     log::error("spiceflow compat: {}", st.error().message);
     return -1;
   }
-  if (s->vm_running) worker->start();
+  compat::QxlWorker* w = worker.get();
   s->workers.push_back(std::move(worker));
+  update_guest_client_caps(s);  // the clients already connected, for when it runs
+  if (s->vm_running) w->start();
   return 0;
 }
 
@@ -109,8 +112,14 @@ SPICEFLOW_EXPORT int spice_server_add_interface(SpiceServer* s, SpiceBaseInstanc
     const std::string_view port_name = dev->portname ? dev->portname : "";
     const bool stream = st->subtype == "port" && port_name == kStreamPortName && !s->stream_port;
     const bool port = st->subtype == "port" && port_name != kStreamPortName;
+    // USB redirection is a plain spicevmc byte pipe (SPICE_CHANNEL_USBREDIR), as a port.
+    const bool usbredir = st->subtype == "usbredir";
+    const bool smartcard = st->subtype == "smartcard";  // a reader of the smartcard channel
     if (vdagent && s->agent->attached()) return refuse(s, type, "a vdagent is already attached");
-    if (!vdagent && !port && !stream) {
+    if (smartcard && s->smartcard && !s->smartcard->has_free_slot()) {
+      return refuse(s, type, "all smartcard readers are taken");
+    }
+    if (!vdagent && !port && !stream && !usbredir && !smartcard) {
       // Registered but not opened: we never call state(1), so the host treats the port as
       // closed (guest writes are discarded by QEMU) until pass-through exists for it.
       s->once.warn("char device " + st->subtype + " " + std::string(port_name),
@@ -126,9 +135,14 @@ SPICEFLOW_EXPORT int spice_server_add_interface(SpiceServer* s, SpiceBaseInstanc
       s->stream_port = std::make_unique<compat::StreamPort>(s->core, *s->server, *s->mailbox, dev);
       s->stream_port->set_running(s->vm_running);
       state->device = s->stream_port.get();
-    } else if (port) {
-      const uint8_t channel =
-          port_name == "org.spice-space.webdav.0" ? SPICE_CHANNEL_WEBDAV : SPICE_CHANNEL_PORT;
+    } else if (smartcard) {
+      if (!s->smartcard) s->smartcard = std::make_unique<compat::Smartcard>(s->core, *s->server);
+      s->smartcard->add_reader(dev, s->vm_running);
+      state->device = s->smartcard->reader_of(dev);
+    } else if (port || usbredir) {
+      const uint8_t channel = usbredir ? SPICE_CHANNEL_USBREDIR
+                              : port_name == "org.spice-space.webdav.0" ? SPICE_CHANNEL_WEBDAV
+                                                                        : SPICE_CHANNEL_PORT;
       // The lowest id of that channel type not in use (the reference's free channel id).
       uint8_t id = 0;
       while (std::any_of(s->vmc_ports.begin(), s->vmc_ports.end(), [&](const auto& p) {
@@ -214,6 +228,9 @@ SPICEFLOW_EXPORT int spice_server_remove_interface(SpiceBaseInstance* sin) {
     if (s->agent && s->agent->device() == dev) s->agent->detach();
     std::erase_if(s->vmc_ports, [dev](const auto& p) { return p->device() == dev; });
     if (s->stream_port && s->stream_port->device() == dev) s->stream_port.reset();
+    if (s->smartcard && s->smartcard->remove_reader(dev) && s->smartcard->empty()) {
+      s->smartcard.reset();
+    }
     std::erase_if(s->char_devices, [dev](const auto& st) { return st->instance == dev; });
     dev->st = nullptr;
     return 0;

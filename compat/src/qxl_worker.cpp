@@ -1,5 +1,6 @@
 #include "qxl_worker.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <future>
 
@@ -139,6 +140,20 @@ void QxlWorker::call(std::function<void()> fn, std::optional<uint64_t> cookie) {
   if (!cookie) fut.wait();
 }
 
+void QxlWorker::post(std::function<void()> fn) {
+  if (std::this_thread::get_id() == thread_id_ || !thread_.joinable()) {
+    fn();  // on the worker already, or no thread yet: nothing else touches the state
+    return;
+  }
+  {
+    std::unique_lock lock(mu_);
+    room_cv_.wait(lock, [&] { return tasks_.size() < kMaxTasks || quit_; });
+    if (quit_) return;
+    tasks_.push_back(std::move(fn));
+  }
+  cv_.notify_all();
+}
+
 void QxlWorker::run() {
   std::unique_lock lock(mu_);
   while (!quit_) {
@@ -256,7 +271,7 @@ void QxlWorker::handle(const QXLCommandExt& ext) {
       blit_guest_content(id, create->memory, create->create.size);
     }
     // As the reference: the create command stays with the device until the surface dies.
-    surfaces_[id] = HeldSurface{create->memory, parsed.release};
+    surfaces_[id] = HeldSurface{create->memory, create->create.size, parsed.release};
   } else if (auto* destroy = std::get_if<qxl::ParsedSurfaceDestroy>(&cmd)) {
     drop_surface(destroy->destroy.surface_id);
     release(parsed.release);
@@ -373,8 +388,7 @@ void QxlWorker::write_back(uint32_t surface_id, const Rect& area) {
   log::debug("spiceflow compat: QXL device {}: update_area surface {} ({},{} {}x{})", qin_->id,
              surface_id, area.x, area.y, area.width, area.height);
   if (surface_id != 0) {
-    reds_.once.warn("update_area", "rendering off-screen surfaces back into guest memory is not "
-                                   "supported yet");
+    write_back_offscreen(surface_id, area);
     return;
   }
   if (!primary_ || !primary_->line0) return;
@@ -402,6 +416,33 @@ void QxlWorker::write_back(uint32_t surface_id, const Rect& area) {
   }
 }
 
+void QxlWorker::write_back_offscreen(uint32_t surface_id, const Rect& area) {
+  if (!desktop_) return;  // a device that is not shown has no rendered surfaces
+  // First what the device queued (the surface's creation may be among it), rendered.
+  if (!sync_pipeline()) {
+    reds_.once.warn("update_area", "the pipeline did not render in time; guest memory not updated");
+    return;
+  }
+  auto it = surfaces_.find(surface_id);
+  if (it == surfaces_.end() || !it->second.memory.line0) return;
+  const qxl::GuestSurface& mem = it->second.memory;
+  if (mem.bits_per_pixel != 32) {
+    reds_.once.warn("update_area", "only 32-bit off-screen surfaces are written back");
+    return;
+  }
+  const Size size = it->second.size;
+  const Rect want = intersect(area.empty() ? Rect::from_size(size) : area, Rect::from_size(size));
+  if (want.empty()) return;
+  // Between passes: the raster holds the surface as the commands so far left it.
+  desktop_->read_surface(surface_id, want, [&](const ImageView& view) {
+    if (view.width < size.width || view.height < size.height) return;
+    for (int32_t y = want.y; y < want.bottom(); ++y) {
+      uint8_t* dst = mem.line0 + int64_t(y) * mem.stride + int64_t(want.x) * 4;
+      std::memcpy(dst, view.row(y) + want.x, size_t(want.width) * 4);
+    }
+  });
+}
+
 // ---- spice_qxl_* entry points
 
 void QxlWorker::wakeup() {
@@ -425,13 +466,17 @@ void QxlWorker::oom() {
 }
 
 void QxlWorker::start() {
+  bool was_running;
   {
     std::lock_guard lock(mu_);
+    was_running = running_;
     running_ = true;
     wakeup_ = true;
   }
   record_event(reds_, msg::kStart);
   cv_.notify_all();
+  // As the reference's handle_dev_start: a device that starts hears the clients' capabilities.
+  if (!was_running) post([this] { push_client_capabilities(); });
 }
 
 void QxlWorker::stop() {
@@ -569,6 +614,8 @@ void QxlWorker::create_primary(uint32_t surface_id, const QXLDevSurfaceCreate& s
         batch_.creates.push_back(create);
         if (s.flags & QXL_SURF_FLAG_KEEP_DATA) blit_guest_content(0, *primary_, primary_size_);
         flush_batch();
+        // A driver that never sent a monitors configuration: one head covers the surface.
+        if (!driver_monitors_config_) publish_monitors(std::nullopt);
         if (source_ && reds_.input) reds_.input->set_logical_size(int32_t(s.width), int32_t(s.height));
         log::info("spiceflow compat: QXL device {}: primary surface {}x{} format {}", qin_->id,
                   s.width, s.height, s.format);
@@ -629,16 +676,86 @@ void QxlWorker::flush_surfaces(uint64_t cookie) {
 
 void QxlWorker::monitors_config(QXLPHYSICAL config, int group_id, uint64_t cookie) {
   call(
-      [this] {
+      [this, config, group_id] {
         record_event(reds_, msg::kMonitorsConfigAsync);
-        reds_.once.warn("monitors_config", "one monitor per QXL device is served; the guest's "
-                                           "monitors configuration is accepted and ignored");
+        if (!memslots_) return;
+        // As the reference (handle_dev_monitors_config_async): the header and one head must
+        // be in a memory slot, then all `count` heads; a bad configuration is ignored.
+        constexpr uint64_t kHeader = sizeof(QXLMonitorsConfig);
+        auto first = memslots_->translate(uint32_t(group_id), config, kHeader + sizeof(QXLHead));
+        if (!first) {
+          reds_.once.warn("monitors_config", "the driver's configuration is not in guest "
+                                             "memory (" + first.error().message + "); ignored");
+          return;
+        }
+        driver_monitors_config_ = true;
+        QXLMonitorsConfig header;  // read once: the guest may change it meanwhile
+        std::memcpy(&header, *first, sizeof header);
+        if (header.count == 0 || header.count > header.max_allowed) {
+          reds_.once.warn("monitors_config", "the driver sent " + std::to_string(header.count) +
+                                                 " heads, at most " +
+                                                 std::to_string(header.max_allowed) + "; ignored");
+          return;
+        }
+        auto all = memslots_->translate(uint32_t(group_id), config,
+                                        kHeader + sizeof(QXLHead) * header.count);
+        if (!all) {
+          reds_.once.warn("monitors_config", "the driver's heads are not in guest memory (" +
+                                                 all.error().message + "); ignored");
+          return;
+        }
+        const uint32_t count = std::min<uint32_t>(header.count, max_monitors_);
+        net::GuestMonitors monitors;
+        monitors.max_allowed = uint16_t(std::min<uint32_t>(header.max_allowed, max_monitors_));
+        for (uint32_t i = 0; i < count; ++i) {
+          QXLHead h;
+          std::memcpy(&h, *all + kHeader + sizeof(QXLHead) * i, sizeof h);
+          monitors.heads.push_back({h.id, h.surface_id, h.width, h.height, h.x, h.y, h.flags});
+        }
+        log::debug("spiceflow compat: QXL device {}: {} monitors (max {})", qin_->id, count,
+                   monitors.max_allowed);
+        publish_monitors(std::move(monitors));
       },
       cookie);
 }
 
+void QxlWorker::publish_monitors(std::optional<net::GuestMonitors> monitors) {
+  // Only the device that is shown (desktop 0) has clients.
+  if (source_ && reds_.server) reds_.server->set_guest_monitors(0, std::move(monitors));
+}
+
+void QxlWorker::client_capabilities(bool present, const GuestClientCaps& caps) {
+  post([this, present, caps] {
+    clients_present_ = present;
+    client_caps_ = caps;
+    push_client_capabilities();
+  });
+}
+
+void QxlWorker::push_client_capabilities() {
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) return;  // as the reference's red_qxl_set_client_capabilities
+  }
+  const QXLInterface* q = qif();
+  if (q->base.minor_version < 2 || !q->set_client_capabilities) return;  // 3.2+
+  GuestClientCaps caps = client_caps_;  // the callee takes a mutable array
+  q->set_client_capabilities(qin_, clients_present_ ? 1 : 0, caps.data());
+}
+
+bool QxlWorker::client_monitors_config(VDAgentMonitorsConfig* config) {
+  const QXLInterface* q = qif();
+  if (q->base.minor_version < 3 || !q->client_monitors_config) return false;  // 3.3+
+  return q->client_monitors_config(qin_, config) != 0;
+}
+
 void QxlWorker::driver_unload() {
-  call([this] { record_event(reds_, msg::kDriverUnload); }, std::nullopt);
+  call(
+      [this] {
+        record_event(reds_, msg::kDriverUnload);
+        driver_monitors_config_ = false;  // as the reference: the next driver starts over
+      },
+      std::nullopt);
 }
 
 void QxlWorker::set_max_monitors(unsigned max) {

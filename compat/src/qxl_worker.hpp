@@ -18,6 +18,7 @@
 // serving tasks. update_area (and vm stop, and flush_surfaces) push what is pending, wait
 // for the pipeline to render it, and copy the primary surface's pixels into the guest's
 // surface memory.
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -32,6 +33,7 @@
 
 #include "abi.hpp"
 #include "spiceflow/core/draw.hpp"
+#include "spiceflow/net/server.hpp"
 #include "spiceflow/qxl/memslots.hpp"
 #include "spiceflow/qxl/parser.hpp"
 
@@ -43,6 +45,9 @@ class Desktop;
 namespace spiceflow::compat {
 
 class QxlSource;
+
+/// QXLRom::client_capabilities: a bitmap of SPICE_DISPLAY_CAP_* bits.
+using GuestClientCaps = std::array<uint8_t, SPICE_CAPABILITIES_SIZE>;
 
 class QxlWorker {
  public:
@@ -89,6 +94,15 @@ class QxlWorker {
   void driver_unload();
   void set_max_monitors(unsigned max);
   void set_device_info(const char* address, uint32_t start, uint32_t count);
+  /// The display clients' common capabilities changed (`present`: at least one display
+  /// client). Host main thread; returns at once. The device hears it
+  /// (QXLInterface::set_client_capabilities, interface 3.2+) on the worker while it runs,
+  /// and again at every start, as the reference's guest_set_client_capabilities.
+  void client_capabilities(bool present, const GuestClientCaps& caps);
+  /// A client's monitors configuration for the device (QXLInterface::client_monitors_config,
+  /// interface 3.3+), on the caller's thread (the host main loop, as the reference); null
+  /// asks whether the device takes them. False: it does not (or has no such callback).
+  bool client_monitors_config(VDAgentMonitorsConfig* config);
   /// GL scanout is not supported: completes at once.
   void gl_draw(uint64_t cookie);
 
@@ -96,11 +110,18 @@ class QxlWorker {
   enum class RingState { idle, more, blocked };
   struct HeldSurface {
     qxl::GuestSurface memory;
+    Size size;
     QXLReleaseInfoExt release{nullptr, 0};
   };
 
   /// Runs `fn` on the worker thread: waits for it (sync) or completes `cookie` after it.
   void call(std::function<void()> fn, std::optional<uint64_t> cookie);
+  /// Runs `fn` on the worker thread without waiting for it.
+  void post(std::function<void()> fn);
+  /// Worker: tells the device the client capabilities (while running).
+  void push_client_capabilities();
+  /// Worker: the guest's monitors for the clients (null: one head on the primary).
+  void publish_monitors(std::optional<net::GuestMonitors> monitors);
   void run();
   RingState process_rings();
   void handle(const QXLCommandExt& ext);
@@ -114,6 +135,8 @@ class QxlWorker {
   bool sync_pipeline();
   /// Renders `area` of `surface_id` into the guest's memory for it.
   void write_back(uint32_t surface_id, const Rect& area);
+  /// The same for an off-screen surface: its pixels in the raster, between passes.
+  void write_back_offscreen(uint32_t surface_id, const Rect& area);
   void drop_surface(uint32_t surface_id);
   void blit_guest_content(uint32_t surface_id, const qxl::GuestSurface& mem, Size size);
   const QXLInterface* qif() const;
@@ -146,7 +169,13 @@ class QxlWorker {
   uint64_t released_since_flush_ = 0;
   bool draining_ = false;
   std::string device_address_;
-  uint32_t max_monitors_ = 1;
+  /// spice_qxl_set_max_monitors; unlimited until the device sets it (as the reference).
+  uint32_t max_monitors_ = UINT32_MAX;
+  /// The driver sent a monitors configuration (spice_qxl_monitors_config_async) since it
+  /// loaded: a new primary surface then keeps it instead of one head covering it.
+  bool driver_monitors_config_ = false;
+  bool clients_present_ = false;
+  GuestClientCaps client_caps_{};
 };
 
 }  // namespace spiceflow::compat

@@ -9,6 +9,7 @@
 // from the host's main-loop thread (QEMU holds its big lock) and are not otherwise
 // synchronised, as in the reference. See compat/README.md for the whole thread model.
 #include <array>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,7 @@ class AgentPort;
 class CharDevice;
 class HostMailbox;
 class VmcPort;
+class Smartcard;
 class QxlSource;
 class StreamPort;
 class QxlWorker;
@@ -99,9 +101,14 @@ struct RedsState {
   /// The streaming agent's port (org.spice-space.stream.0), when one is registered: its
   /// stream is display channel 1.
   std::unique_ptr<spiceflow::compat::StreamPort> stream_port;
+  /// The smartcard channel and its readers ("smartcard" char devices); null: none yet.
+  std::unique_ptr<spiceflow::compat::Smartcard> smartcard;
   std::vector<std::unique_ptr<SpicePlaybackState>> playbacks;
   std::vector<std::unique_ptr<SpiceRecordState>> records;
   SpiceMigrateInstance* migration = nullptr;
+  /// The display channels connected now and the channel capabilities each announced
+  /// (main thread; from net's channel events through the mailbox).
+  std::map<uint64_t, spiceflow::net::Caps> display_clients;
   SpiceKbdState kbd_state{this};
   SpiceMouseState mouse_state{this};
   SpiceTabletState tablet_state{this};
@@ -111,6 +118,15 @@ struct RedsState {
   /// null when not recording (record.hpp).
   std::shared_ptr<spiceflow::compat::Recorder> record;
 };
+
+/// The display clients' common capabilities for the guest's QXL devices (the reference's
+/// guest_set_client_capabilities), given to every worker. Main loop.
+void update_guest_client_caps(RedsState* s);
+/// Whether the client's monitors configuration goes to the QXL devices (every one takes
+/// it: QXLInterface::client_monitors_config) rather than to the agent; with a config,
+/// hands it to each device. The reference's reds_use_client_monitors_config /
+/// reds_client_monitors_config. Main loop.
+bool client_monitors_config(RedsState* s, VDAgentMonitorsConfig* config);
 
 /// Offers client mouse mode when something takes absolute positions: a tablet, or the
 /// guest agent with agent mouse on (the reference's reds_update_mouse_mode). Main loop.

@@ -3,6 +3,7 @@
 // the engine (one Desktop fed by a QxlSource), the net::Server and its event-loop thread.
 // Calls spiceflow does not support log once and return the documented failure value.
 #include <spice/enums.h>
+#include <spice/protocol.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +15,7 @@
 #include "agent_port.hpp"
 #include "host_mailbox.hpp"
 #include "stream_port.hpp"
+#include "smartcard.hpp"
 #include "vmc_port.hpp"
 #include "qxl_source.hpp"
 #include "qxl_worker.hpp"
@@ -77,10 +79,13 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
   s->agent->set_running(s->vm_running);
   s->opts.agent = s->agent->hooks();
   s->opts.vmc = compat::vmc_hooks(*s->mailbox, [s](uint8_t type, uint8_t id) {
-    for (auto& p : s->vmc_ports) {
-      if (p->type() == type && p->id() == id) return p.get();
+    if (type == SPICE_CHANNEL_SMARTCARD && s->smartcard) {
+      return static_cast<compat::VmcEndpoint*>(s->smartcard.get());
     }
-    return static_cast<compat::VmcPort*>(nullptr);
+    for (auto& p : s->vmc_ports) {
+      if (p->type() == type && p->id() == id) return static_cast<compat::VmcEndpoint*>(p.get());
+    }
+    return static_cast<compat::VmcEndpoint*>(nullptr);
   });
 
   if (s->port <= 0 && !s->opts.tls.enabled()) {
@@ -157,6 +162,25 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
       info.plen = e.peer_len;
     }
     s->input->post_channel_event(e.channel_key, int(e.kind), info);
+    if (e.channel_type == SPICE_CHANNEL_MAIN && e.kind == net::ChannelEvent::disconnected) {
+      s->mailbox->post([s] {
+        // As the reference's reds_client_disconnect: the host asked to end with a client.
+        if (!s->exit_on_disconnect) return;
+        log::info("spiceflow compat: exiting: a client disconnected (exit_on_disconnect)");
+        std::exit(0);
+      });
+    }
+    if (e.channel_type == SPICE_CHANNEL_DISPLAY && e.kind != net::ChannelEvent::initialized) {
+      s->mailbox->post([s, key = e.channel_key, gone = e.kind == net::ChannelEvent::disconnected,
+                        caps = e.channel_caps] {
+        if (gone) {
+          s->display_clients.erase(key);
+        } else {
+          s->display_clients[key] = caps;
+        }
+        update_guest_client_caps(s);
+      });
+    }
   };
 
   engine::DesktopOptions dopts;
@@ -195,6 +219,8 @@ SPICEFLOW_EXPORT int spice_server_init(SpiceServer* s, SpiceCoreInterface* core)
   s->agent->set_filter({s->agent_copypaste, s->agent_file_xfer});
   s->server->set_agent_filter(s->agent_copypaste, s->agent_file_xfer);
   s->agent->on_attach_change([s] { update_client_mouse(s); });
+  s->agent->on_client_monitors_config(
+      [s](VDAgentMonitorsConfig* config) { return client_monitors_config(s, config); });
   s->input->set_agent_mouse([s](int32_t x, int32_t y, uint32_t buttons, int wheel) {
     if (!s->agent_mouse || !s->agent->attached()) return false;
     s->agent->mouse(uint32_t(x), uint32_t(y),
@@ -216,6 +242,7 @@ SPICEFLOW_EXPORT void spice_server_destroy(SpiceServer* s) {
   if (!s) return;
   s->vmc_ports.clear();  // their channels leave the server while it runs
   s->stream_port.reset();
+  s->smartcard.reset();
   if (s->server) {
     s->server->stop();
     if (s->server_thread.joinable()) s->server_thread.join();
@@ -259,8 +286,7 @@ SPICEFLOW_EXPORT int spice_server_set_listen_socket_fd(SpiceServer* s, int liste
 }
 
 SPICEFLOW_EXPORT int spice_server_set_exit_on_disconnect(SpiceServer* s, int flag) {
-  s->exit_on_disconnect = flag != 0;
-  if (flag) s->once.warn("spice_server_set_exit_on_disconnect", "not supported yet; ignored");
+  s->exit_on_disconnect = flag != 0;  // applied when a client's main channel closes
   return 0;
 }
 
@@ -338,7 +364,7 @@ SPICEFLOW_EXPORT int spice_server_add_client(SpiceServer* s, int socket, int ski
 }
 
 SPICEFLOW_EXPORT int spice_server_add_ssl_client(SpiceServer* s, int socket, int skip_auth) {
-  s->once.warn("spice_server_add_ssl_client", "TLS is not supported");
+  s->once.warn("spice_server_add_ssl_client", "adding an accepted socket is not supported");
   return -1;
 }
 
@@ -431,6 +457,44 @@ void update_client_mouse(RedsState* s) {
   s->server->set_client_mouse(agent || (s->input && s->input->has_tablet()));
 }
 
+void update_guest_client_caps(RedsState* s) {
+  // What the guest may use depends on what spiceflow renders, not only on what the clients
+  // decode: the server draws every command itself. COMPOSITE and A8_SURFACE (the
+  // reference's other two) stay off until the raster renders composite and A8 surfaces.
+  static constexpr uint32_t kGuestCaps[] = {SPICE_DISPLAY_CAP_SIZED_STREAM,
+                                            SPICE_DISPLAY_CAP_MONITORS_CONFIG};
+  compat::GuestClientCaps caps{};
+  const bool present = !s->display_clients.empty();
+  if (present) {
+    for (uint32_t cap : kGuestCaps) {
+      const bool all = std::all_of(s->display_clients.begin(), s->display_clients.end(),
+                                   [cap](const auto& c) { return c.second.has(cap); });
+      if (all) caps[cap / 8] |= uint8_t(1u << (cap % 8));
+    }
+  }
+  for (auto& w : s->workers) {
+    if (w) w->client_capabilities(present, caps);
+  }
+}
+
+bool client_monitors_config(RedsState* s, VDAgentMonitorsConfig* config) {
+  bool any = false;
+  for (auto& w : s->workers) {
+    if (!w) continue;
+    any = true;
+    if (!config && !w->client_monitors_config(nullptr)) return false;
+  }
+  if (!any || !config) return any;
+  for (auto& w : s->workers) {
+    // A device that fails is a normal condition (some devices lack it), as the reference.
+    if (w && !w->client_monitors_config(config)) {
+      log::debug("spiceflow compat: QXL device {}: client_monitors_config failed",
+                 w->instance()->id);
+    }
+  }
+  return true;
+}
+
 // Agent settings apply at once, also while clients are connected (as the reference's).
 static void apply_agent_filter(SpiceServer* s) {
   if (!s->server) return;
@@ -458,11 +522,14 @@ SPICEFLOW_EXPORT int spice_server_set_agent_file_xfer(SpiceServer* s, int enable
 
 SPICEFLOW_EXPORT int spice_server_get_sock_info(SpiceServer* s, struct sockaddr* sa,
                                                 socklen_t* salen) {
-  return -1;  // deprecated in the reference, which also fails without a main channel client
+  // Deprecated in the reference, which also fails without a main channel client.
+  s->once.warn("spice_server_get_sock_info", "not supported (deprecated; use channel_event)");
+  return -1;
 }
 
 SPICEFLOW_EXPORT int spice_server_get_peer_info(SpiceServer* s, struct sockaddr* sa,
                                                 socklen_t* salen) {
+  s->once.warn("spice_server_get_peer_info", "not supported (deprecated; use channel_event)");
   return -1;
 }
 
@@ -489,6 +556,7 @@ SPICEFLOW_EXPORT void spice_server_vm_start(SpiceServer* s) {
   if (s->agent) s->agent->set_running(true);
   for (auto& p : s->vmc_ports) p->set_running(true);
   if (s->stream_port) s->stream_port->set_running(true);
+  if (s->smartcard) s->smartcard->set_running(true);
 }
 
 SPICEFLOW_EXPORT void spice_server_vm_stop(SpiceServer* s) {
@@ -497,11 +565,12 @@ SPICEFLOW_EXPORT void spice_server_vm_stop(SpiceServer* s) {
   if (s->agent) s->agent->set_running(false);
   for (auto& p : s->vmc_ports) p->set_running(false);
   if (s->stream_port) s->stream_port->set_running(false);
+  if (s->smartcard) s->smartcard->set_running(false);
 }
 
 SPICEFLOW_EXPORT int spice_server_get_num_clients(SpiceServer* s) {
-  s->once.warn("spice_server_get_num_clients", "not tracked yet; reporting 0");
-  return 0;
+  // The reference counts its RedClients: one per session (main channel).
+  return s && s->server ? int(s->server->session_count()) : 0;
 }
 
 // ---- migration: not supported. The calls succeed the way the reference does when no

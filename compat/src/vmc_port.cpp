@@ -17,8 +17,9 @@ VmcPort::VmcPort(const SpiceCoreInterface* core, net::Server& server,
   attach_device(sin);
   // The host's side starts closed: spice_server_port_event(OPENED) opens it.
   server_.add_vmc_channel(type_, id_, sin->portname ? sin->portname : "", false);
-  log::info("spiceflow compat: port '{}' served as channel {}:{}",
-            sin->portname ? sin->portname : "", int(type_), int(id_));
+  log::info("spiceflow compat: char device {} '{}' served as channel {}:{}",
+            sin->subtype ? sin->subtype : "", sin->portname ? sin->portname : "", int(type_),
+            int(id_));
 }
 
 VmcPort::~VmcPort() {
@@ -75,7 +76,7 @@ bool VmcPort::read_some() {
   return progress;
 }
 
-net::VmcHooks vmc_hooks(HostMailbox& mailbox, std::function<VmcPort*(uint8_t, uint8_t)> find) {
+net::VmcHooks vmc_hooks(HostMailbox& mailbox, std::function<VmcEndpoint*(uint8_t, uint8_t)> find) {
   net::VmcHooks h;
   h.client = [&mailbox, find](uint8_t type, uint8_t id, uint64_t connection) {
     mailbox.post([find, type, id, connection] {

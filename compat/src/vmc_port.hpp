@@ -1,6 +1,8 @@
 #pragma once
 // VmcPort: a char device of subtype "port" (QEMU's -chardev spiceport) served as a
-// SPICE_CHANNEL_PORT channel, as the reference's spicevmc.cpp does it. The channel is
+// SPICE_CHANNEL_PORT (or _WEBDAV) channel, or of subtype "usbredir" (QEMU's -chardev
+// spicevmc,name=usbredir) as a SPICE_CHANNEL_USBREDIR one, as the reference's spicevmc.cpp
+// does it (for usbredir the PORT_* parts do not apply). The channel is
 // registered with net (net::Server::add_vmc_channel, id: the lowest free one of its type)
 // for as long as the device is; one client at a time.
 //
@@ -26,7 +28,19 @@
 
 namespace spiceflow::compat {
 
-class VmcPort final : public CharDevice {
+/// What net's spicevmc hooks reach on the host thread (vmc_hooks): a VmcPort, or the
+/// smartcard channel (smartcard.hpp).
+class VmcEndpoint {
+ public:
+  virtual ~VmcEndpoint() = default;
+  /// A client connected (`connection` != 0) or left (0).
+  virtual void client(uint64_t connection) = 0;
+  virtual void from_client(const net::VmcChunk& chunk) = 0;
+  virtual void client_event(uint8_t event) {}
+  virtual void sent(size_t bytes) = 0;
+};
+
+class VmcPort final : public CharDevice, public VmcEndpoint {
  public:
   /// Registers the channel `type`:`id` with `server` for `sin` (host thread).
   VmcPort(const SpiceCoreInterface* core, net::Server& server, SpiceCharDeviceInstance* sin,
@@ -38,11 +52,10 @@ class VmcPort final : public CharDevice {
   uint8_t id() const { return id_; }
 
   // ---- host thread (net's calls, from the mailbox, and the ABI)
-  /// A client connected (`connection` != 0) or left (0).
-  void client(uint64_t connection);
-  void from_client(const net::VmcChunk& chunk);
-  void client_event(uint8_t event);
-  void sent(size_t bytes);
+  void client(uint64_t connection) override;
+  void from_client(const net::VmcChunk& chunk) override;
+  void client_event(uint8_t event) override;
+  void sent(size_t bytes) override;
   /// spice_server_port_event.
   void port_event(uint8_t event);
 
@@ -57,8 +70,8 @@ class VmcPort final : public CharDevice {
   std::vector<uint8_t> buf_;
 };
 
-/// net::VmcHooks that post into the host main loop and reach the port `find(type, id)`
+/// net::VmcHooks that post into the host main loop and reach the endpoint `find(type, id)`
 /// returns there (null: it went away meanwhile, the call is dropped).
-net::VmcHooks vmc_hooks(HostMailbox& mailbox, std::function<VmcPort*(uint8_t, uint8_t)> find);
+net::VmcHooks vmc_hooks(HostMailbox& mailbox, std::function<VmcEndpoint*(uint8_t, uint8_t)> find);
 
 }  // namespace spiceflow::compat

@@ -680,6 +680,25 @@ void Desktop::wait_idle() {
   pipeline_->idle_cv.wait(lock, [&] { return !pipeline_->in_flight.load(); });
 }
 
+bool Desktop::read_surface(uint32_t id, const Rect& area,
+                           const std::function<void(const ImageView&)>& fn) {
+  // Take the pass slot as tick() does, so the raster is ours until we give it back.
+  while (true) {
+    bool expected = false;
+    if (pipeline_->in_flight.compare_exchange_strong(expected, true)) break;
+    wait_idle();
+  }
+  const ImageView view = pipeline_->raster->view(id, std::span<const Rect>(&area, 1));
+  const bool exists = view.data != nullptr;
+  if (exists) fn(view);
+  {
+    std::lock_guard lock(pipeline_->idle_mu);
+    pipeline_->in_flight = false;
+  }
+  pipeline_->idle_cv.notify_all();
+  return exists;
+}
+
 Desktop::Stats Desktop::stats() const {
   return {pipeline_->frames.load(), pipeline_->skipped.load(), pipeline_->tiles_encoded.load(),
           pipeline_->video_regions.load()};

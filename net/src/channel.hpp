@@ -54,6 +54,9 @@ class ServerContext {
   virtual bool client_mouse_allowed() const { return options().client_mouse; }
   /// The guest keyboard LEDs as last set (Server::set_keyboard_leds); 0 until then.
   virtual uint16_t keyboard_leds() const { return 0; }
+  /// The guest's monitors on `desktop` (Server::set_guest_monitors); null: one head
+  /// covering the primary surface.
+  virtual const GuestMonitors* guest_monitors(int desktop) const { return nullptr; }
   /// The guest agent's side of the server; null when the host has no agent (ServerOptions::agent).
   virtual AgentRelay* agent_relay() { return nullptr; }
   /// The host's spicevmc channels; null when it has none (ServerOptions::vmc).
@@ -85,7 +88,8 @@ class ChannelClient {
   void fail(const std::string& reason);
   /// Called when this channel's desktop published a new frame or cursor state.
   virtual void on_update() {}
-  /// Called when client_mouse_allowed() or keyboard_leds() of the server changed, and on
+  /// Called when client_mouse_allowed(), keyboard_leds() or guest_monitors() of the server
+  /// changed, and on
   /// an audio channel when its stream changed (AudioStream's notifier).
   virtual void on_server_state() {}
   /// The server started serving another channel (a spicevmc one) after the session began.

@@ -131,6 +131,10 @@ class DisplayChannel final : public ChannelClient {
   }
 
   void on_update() override { pump(); }
+  // The server's state changed: the guest's monitors maybe (Server::set_guest_monitors).
+  void on_server_state() override {
+    if (has_surface_) send_monitors_config(false);
+  }
 
   ~DisplayChannel() override {
     release(codec_);
@@ -482,14 +486,8 @@ class DisplayChannel final : public ChannelClient {
     msg::display_surface_create(body, 0, uint32_t(frame.size.width), uint32_t(frame.size.height),
                                 SPICE_SURFACE_FMT_32_xRGB, SPICE_SURFACE_FLAGS_PRIMARY);
     send(SPICE_MSG_DISPLAY_SURFACE_CREATE, body);
-    if (has_channel_cap(SPICE_DISPLAY_CAP_MONITORS_CONFIG)) {
-      body.clear();
-      msg::MonitorHead head;
-      head.width = uint32_t(frame.size.width);
-      head.height = uint32_t(frame.size.height);
-      msg::display_monitors_config(body, {&head, 1}, 1);
-      send(SPICE_MSG_DISPLAY_MONITORS_CONFIG, body);
-    }
+    surface_size_ = frame.size;
+    send_monitors_config(true);
     // The whole picture as the first draw: a client's first invalidate already shows the
     // complete frame (spicy-screenshot saves on the first one).
     const Image full = frame.assemble();
@@ -509,6 +507,25 @@ class DisplayChannel final : public ChannelClient {
     last_frame_version_ = frame.version;
     synced_version_ = frame.version;
     ++frames_sent_;
+  }
+
+  // The guest driver's monitors when it set them, else one head covering the primary
+  // surface, as the reference (display_channel_set_monitors_config_to_primary). Unless
+  // `always` (a new surface), only when they differ from what the client has.
+  void send_monitors_config(bool always) {
+    if (!has_channel_cap(SPICE_DISPLAY_CAP_MONITORS_CONFIG)) return;
+    msg::Bytes body;
+    if (const GuestMonitors* guest = ctx_.guest_monitors(desktop_)) {
+      msg::display_monitors_config(body, guest->heads, guest->max_allowed);
+    } else {
+      msg::MonitorHead head;
+      head.width = uint32_t(surface_size_.width);
+      head.height = uint32_t(surface_size_.height);
+      msg::display_monitors_config(body, {&head, 1}, 1);
+    }
+    if (!always && body == monitors_sent_) return;
+    monitors_sent_ = body;
+    send(SPICE_MSG_DISPLAY_MONITORS_CONFIG, body);
   }
 
   void pump() {
@@ -785,6 +802,8 @@ class DisplayChannel final : public ChannelClient {
   // auto: tiles per encode::TileClass (flat, text, photo).
   std::array<uint64_t, 3> tiles_by_class_{};
   bool has_surface_ = false;
+  Size surface_size_;        // of the primary surface last sent
+  msg::Bytes monitors_sent_;  // the last DISPLAY_MONITORS_CONFIG body sent
   uint64_t generation_ = 0;
   uint64_t image_id_ = 0;
   std::vector<uint64_t> tile_versions_;

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <random>
 #include <unordered_map>
@@ -158,6 +159,7 @@ struct Server::Impl final : ServerContext {
   bool stopping = false;
   bool client_mouse = true;  // loop thread
   uint16_t leds = 0;         // loop thread
+  std::map<int, GuestMonitors> monitors;  // loop thread; per desktop, absent: the default
   // Addresses of linked channels, kept for their disconnected event (the socket may be
   // gone by then). Loop thread; only when opts.on_channel_event is set.
   std::unordered_map<ChannelClient*, ChannelEvent> channel_events;
@@ -315,6 +317,10 @@ struct Server::Impl final : ServerContext {
 
   bool client_mouse_allowed() const override { return client_mouse; }
   uint16_t keyboard_leds() const override { return leds; }
+  const GuestMonitors* guest_monitors(int desktop) const override {
+    auto it = monitors.find(desktop);
+    return it == monitors.end() ? nullptr : &it->second;
+  }
   AgentRelay* agent_relay() override { return agent.enabled() ? &agent : nullptr; }
   VmcRegistry* vmc() override { return vmc_channels.enabled() ? &vmc_channels : nullptr; }
   void server_state_changed() {
@@ -451,6 +457,7 @@ struct Server::Impl final : ServerContext {
       ev.connection_id = session_id;
       ev.channel_type = mess.channel_type;
       ev.channel_id = mess.channel_id;
+      ev.channel_caps = mess.channel_caps;
       ev.local_len = sizeof ev.local;
       ev.peer_len = sizeof ev.peer;
       if (::getsockname(raw->peer().fd(), reinterpret_cast<sockaddr*>(&ev.local), &ev.local_len) != 0) {
@@ -739,6 +746,22 @@ void Server::set_keyboard_leds(uint16_t leds) {
     if (p->leds == leds) return;
     p->leds = leds;
     p->server_state_changed();
+  });
+}
+
+void Server::set_guest_monitors(int desktop, std::optional<GuestMonitors> monitors) {
+  Impl* p = impl_.get();
+  p->loop_->post([p, desktop, monitors = std::move(monitors)]() mutable {
+    if (monitors) {
+      p->monitors[desktop] = std::move(*monitors);
+    } else if (p->monitors.erase(desktop) == 0) {
+      return;
+    }
+    for (auto& [ptr, ch] : p->channels) {
+      if (ch->channel_type() == SPICE_CHANNEL_DISPLAY && ch->desktop_index() == desktop) {
+        ch->on_server_state();
+      }
+    }
   });
 }
 

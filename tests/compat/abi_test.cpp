@@ -8,6 +8,7 @@
 #include <spice/enums.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,10 +19,12 @@
 #include <deque>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "fake_host.hpp"
+#include "fake_qxl.hpp"
 #include "support/loopback.hpp"
 
 namespace {
@@ -37,104 +40,6 @@ bool port_open(int port) {
   const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   ::close(fd);
   return ok;
-}
-
-// ---- a fake QXL device in VGA style (commands in host memory, group 0)
-constexpr int kW = 64, kH = 48;
-
-struct Update {
-  QXLReleaseInfo release_info_unused;  // keeps the layout honest: the drawable comes first
-  QXLDrawable drawable;
-  QXLImage image;
-  std::vector<uint32_t> bitmap;
-};
-
-struct FakeQxl {
-  QXLInstance qxl{};  // first member: the instance pointer is the FakeQxl pointer
-  std::mutex mu;
-  std::deque<QXLCommandExt> commands;  // guarded by mu
-  std::set<uint64_t> released;         // guarded by mu
-  std::set<uint64_t> completed;        // guarded by mu
-  std::atomic<int> get_command_calls{0};
-  std::atomic<bool> attached{false};
-  std::vector<uint32_t> primary = std::vector<uint32_t>(size_t(kW) * kH, 0x12345678);
-};
-
-FakeQxl* fake(QXLInstance* q) { return reinterpret_cast<FakeQxl*>(q); }
-
-void q_attache_worker(QXLInstance* q, QXLWorker*) { fake(q)->attached = true; }
-void q_set_compression_level(QXLInstance*, int) {}
-void q_set_mm_time(QXLInstance*, uint32_t) {}
-void q_get_init_info(QXLInstance*, QXLDevInitInfo* info) {
-  std::memset(info, 0, sizeof *info);
-  info->num_memslots_groups = 2;
-  info->num_memslots = 8;
-  info->memslot_gen_bits = 8;
-  info->memslot_id_bits = 8;
-  info->internal_groupslot_id = 0;
-  info->qxl_ram_size = 1 << 20;
-  info->n_surfaces = 1024;
-}
-int q_get_command(QXLInstance* q, QXLCommandExt* ext) {
-  auto* f = fake(q);
-  ++f->get_command_calls;
-  std::lock_guard lock(f->mu);
-  if (f->commands.empty()) return 0;
-  *ext = f->commands.front();
-  f->commands.pop_front();
-  return 1;
-}
-int q_req_cmd_notification(QXLInstance* q) {
-  auto* f = fake(q);
-  std::lock_guard lock(f->mu);
-  return f->commands.empty() ? 1 : 0;
-}
-void q_release_resource(QXLInstance* q, QXLReleaseInfoExt info) {
-  auto* f = fake(q);
-  std::lock_guard lock(f->mu);
-  f->released.insert(info.info->id);
-}
-int q_get_cursor_command(QXLInstance*, QXLCommandExt*) { return 0; }
-int q_req_cursor_notification(QXLInstance*) { return 1; }
-void q_notify_update(QXLInstance*, uint32_t) {}
-int q_flush_resources(QXLInstance*) { return 0; }
-void q_async_complete(QXLInstance* q, uint64_t cookie) {
-  auto* f = fake(q);
-  std::lock_guard lock(f->mu);
-  f->completed.insert(cookie);
-}
-void q_update_area_complete(QXLInstance*, uint32_t, QXLRect*, uint32_t) {}
-
-QXLInterface make_qxl_interface() {
-  QXLInterface qif{};
-  qif.base.type = SPICE_INTERFACE_QXL;
-  qif.base.description = "fake qxl";
-  qif.base.major_version = SPICE_INTERFACE_QXL_MAJOR;
-  qif.base.minor_version = SPICE_INTERFACE_QXL_MINOR;
-  qif.attache_worker = q_attache_worker;
-  qif.set_compression_level = q_set_compression_level;
-  qif.set_mm_time = q_set_mm_time;
-  qif.get_init_info = q_get_init_info;
-  qif.get_command = q_get_command;
-  qif.req_cmd_notification = q_req_cmd_notification;
-  qif.release_resource = q_release_resource;
-  qif.get_cursor_command = q_get_cursor_command;
-  qif.req_cursor_notification = q_req_cursor_notification;
-  qif.notify_update = q_notify_update;
-  qif.flush_resources = q_flush_resources;
-  qif.async_complete = q_async_complete;
-  qif.update_area_complete = q_update_area_complete;
-  return qif;
-}
-
-template <typename Pred>
-bool wait_for(Pred pred, std::chrono::milliseconds timeout = std::chrono::milliseconds(3000)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return pred();
 }
 
 // ---- keyboard
@@ -411,6 +316,72 @@ TEST(CompatAbi, InterfacesRegisterAndMouseModeFollowsTheTablet) {
   EXPECT_EQ(dev->qxl.st, nullptr);
   spice_server_kbd_leds(nullptr, 0);  // tolerated
   spice_server_destroy(s);
+}
+
+// Every call spiceflow does not support returns the documented failure value (-1 for the
+// int ones; the void ones keep the caller's contract: gl_scanout closes the dma-buf fd it
+// owns, gl_draw_async completes its cookie) and logs once per server, however often it is
+// called. compat/README.md lists them.
+size_t occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST(CompatAbi, UnsupportedCallsFailAsDocumentedAndLogOnce) {
+  static SpiceCoreInterface core = fake_host::core();
+  SpiceServer* s = spice_server_new();
+  ASSERT_EQ(spice_server_set_port(s, free_port()), 0);
+  spice_server_set_addr(s, "127.0.0.1", 0);
+  ASSERT_EQ(spice_server_set_noauth(s), 0);
+  ASSERT_EQ(spice_server_init(s, &core), 0);
+  static const QXLInterface qif = make_qxl_interface();
+  auto dev = std::make_unique<FakeQxl>();
+  dev->qxl.base.sif = &qif.base;
+  ASSERT_EQ(spice_server_add_interface(s, &dev->qxl.base), 0);
+
+  ::testing::internal::CaptureStderr();
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(spice_server_set_sasl(s, 1), -1);
+    EXPECT_EQ(spice_server_set_listen_socket_fd(s, 0), -1);
+    EXPECT_EQ(spice_server_add_client(s, -1, 0), -1);
+    EXPECT_EQ(spice_server_add_ssl_client(s, -1, 0), -1);
+    EXPECT_EQ(spice_server_migrate_info(s, "host", 5900, -1, nullptr), -1);
+    EXPECT_EQ(spice_server_migrate_switch(s), -1);
+    sockaddr_storage sa{};
+    socklen_t len = sizeof sa;
+    EXPECT_EQ(spice_server_get_sock_info(s, reinterpret_cast<sockaddr*>(&sa), &len), -1);
+    EXPECT_EQ(spice_server_get_peer_info(s, reinterpret_cast<sockaddr*>(&sa), &len), -1);
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    ::close(fds[1]);
+    spice_qxl_gl_scanout(&dev->qxl, fds[0], 64, 48, 256, 0, 0);
+    EXPECT_EQ(::fcntl(fds[0], F_GETFD), -1) << "the dma-buf fd must be closed";
+    spice_qxl_gl_draw_async(&dev->qxl, 0, 0, 64, 48, 100 + round);
+  }
+  EXPECT_TRUE(wait_for([&] {
+    std::lock_guard lock(dev->mu);
+    return dev->completed.size() == 3;
+  })) << "gl_draw_async must complete its cookie";
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  for (const char* call :
+       {"spice_server_set_sasl", "spice_server_set_listen_socket_fd", "spice_server_add_client",
+        "spice_server_add_ssl_client", "spice_server_migrate_info", "spice_server_migrate_switch",
+        "spice_server_get_sock_info", "spice_server_get_peer_info", "spice_qxl_gl_scanout",
+        "spice_qxl_gl_draw_async"}) {
+    EXPECT_EQ(occurrences(err, std::string(call) + ":"), 1u) << call << " in:\n" << err;
+  }
+  EXPECT_EQ(spice_server_remove_interface(&dev->qxl.base), 0);
+  spice_server_destroy(s);
+
+  // A UNIX-socket-only listener is refused at init.
+  SpiceServer* unix_only = spice_server_new();
+  ASSERT_EQ(spice_server_set_port(unix_only, free_port()), 0);
+  spice_server_set_addr(unix_only, "/tmp/spiceflow-no-such.sock", SPICE_ADDR_FLAG_UNIX_ONLY);
+  EXPECT_EQ(spice_server_init(unix_only, &core), -1);
+  spice_server_destroy(unix_only);
 }
 
 }  // namespace

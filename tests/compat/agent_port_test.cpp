@@ -3,7 +3,8 @@
 // char device whose guest side is two byte buffers, and a raw SPICE client on the main and
 // inputs channels talks to it. Checks the device callbacks' semantics (state, partial
 // writes retried, reads on wakeup), the chunking and tokens both ways, agent mouse mode,
-// VD_AGENT_CLIENT_DISCONNECTED, and that a misbehaving agent is detached.
+// VD_AGENT_CLIENT_DISCONNECTED, that a misbehaving agent is detached, and that a client's
+// monitors configuration goes to a QXL device that takes it instead of the agent.
 #include <spice/enums.h>
 #include <spice/protocol.h>
 #include <spice/vd_agent.h>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "fake_host.hpp"
+#include "fake_qxl.hpp"
 #include "raw_client.hpp"
 
 namespace {
@@ -272,6 +274,83 @@ TEST_F(CompatAgent, ClientDataBeyondItsTokensClosesThatClient) {
   RawClient next;  // the server and the agent go on
   start_client(next);
   EXPECT_EQ(spice_server_remove_interface(&agent_.sin.base), 0);
+}
+
+// VD_AGENT_MONITORS_CONFIG with two monitors (height, width, depth, x, y each).
+Bytes two_monitors() {
+  Bytes body;
+  put32(body, 2);  // num_of_monitors
+  put32(body, 0);  // flags
+  for (uint32_t v : {600u, 800u, 32u, 0u, 0u, 768u, 1024u, 32u, 800u, 0u}) put32(body, v);
+  return agent_message(VD_AGENT_MONITORS_CONFIG, body);
+}
+
+TEST_F(CompatAgent, ClientMonitorsConfigGoesToAQxlDeviceThatTakesIt) {
+  static const QXLInterface qif = make_qxl_interface();
+  FakeQxl dev;
+  dev.qxl.base.sif = &qif.base;
+  ASSERT_EQ(spice_server_add_interface(s_, &dev.qxl.base), 0);
+  ASSERT_EQ(spice_server_add_interface(s_, &agent_.sin.base), 0);
+  RawClient c;
+  start_client(c);
+  // In two AGENT_DATA messages, then one for the agent.
+  const Bytes config = two_monitors();
+  ASSERT_TRUE(c.send(SPICE_MSGC_MAIN_AGENT_DATA, Bytes(config.begin(), config.begin() + 30)));
+  ASSERT_TRUE(c.send(SPICE_MSGC_MAIN_AGENT_DATA, Bytes(config.begin() + 30, config.end())));
+  const Bytes small = agent_message(VD_AGENT_CLIPBOARD_RELEASE, {});
+  ASSERT_TRUE(c.send(SPICE_MSGC_MAIN_AGENT_DATA, small));
+  const Bytes expected = chunk(VDP_CLIENT_PORT, small);
+  ASSERT_TRUE(run_until([&] { return agent_.guest_in.size() >= expected.size(); }));
+  EXPECT_EQ(agent_.guest_in, expected);  // the agent got the clipboard message only
+  std::vector<std::vector<VDAgentMonConfig>> got;
+  {
+    std::lock_guard lock(dev.mu);
+    got = dev.client_monitors;
+  }
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got[0].size(), 2u);
+  EXPECT_EQ(got[0][0].width, 800u);
+  EXPECT_EQ(got[0][1].height, 768u);
+  EXPECT_EQ(got[0][1].x, 800);
+  // A configuration claiming more monitors than it holds is dropped (and not given to the
+  // agent either); the session goes on.
+  Bytes bad_body;
+  put32(bad_body, 3);
+  put32(bad_body, 0);
+  ASSERT_TRUE(
+      c.send(SPICE_MSGC_MAIN_AGENT_DATA, agent_message(VD_AGENT_MONITORS_CONFIG, bad_body)));
+  agent_.guest_in.clear();
+  ASSERT_TRUE(c.send(SPICE_MSGC_MAIN_AGENT_DATA, small));
+  ASSERT_TRUE(run_until([&] { return agent_.guest_in.size() >= expected.size(); }));
+  EXPECT_EQ(agent_.guest_in, expected);
+  {
+    std::lock_guard lock(dev.mu);
+    EXPECT_EQ(dev.client_monitors.size(), 1u);
+  }
+  EXPECT_EQ(spice_server_remove_interface(&agent_.sin.base), 0);
+  EXPECT_EQ(spice_server_remove_interface(&dev.qxl.base), 0);
+}
+
+TEST_F(CompatAgent, ClientMonitorsConfigGoesToTheAgentWhenNoDeviceTakesIt) {
+  static const QXLInterface qif = make_qxl_interface();
+  FakeQxl dev;
+  dev.takes_client_monitors = false;  // as a device whose driver lacks it
+  dev.qxl.base.sif = &qif.base;
+  ASSERT_EQ(spice_server_add_interface(s_, &dev.qxl.base), 0);
+  ASSERT_EQ(spice_server_add_interface(s_, &agent_.sin.base), 0);
+  RawClient c;
+  start_client(c);
+  const Bytes config = two_monitors();
+  ASSERT_TRUE(c.send(SPICE_MSGC_MAIN_AGENT_DATA, config));
+  const Bytes expected = chunk(VDP_CLIENT_PORT, config);
+  ASSERT_TRUE(run_until([&] { return agent_.guest_in.size() >= expected.size(); }));
+  EXPECT_EQ(agent_.guest_in, expected);
+  {
+    std::lock_guard lock(dev.mu);
+    EXPECT_TRUE(dev.client_monitors.empty());
+  }
+  EXPECT_EQ(spice_server_remove_interface(&agent_.sin.base), 0);
+  EXPECT_EQ(spice_server_remove_interface(&dev.qxl.base), 0);
 }
 
 }  // namespace

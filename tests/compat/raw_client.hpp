@@ -47,8 +47,10 @@ class RawClient {
     fd_ = -1;
   }
   // Links `channel`:`channel_id` (main: connection 0), announcing AGENT_CONNECTED_TOKENS
-  // on main. False when the link is refused or fails.
-  bool link(int port, uint8_t channel, uint32_t connection_id, uint8_t channel_id = 0) {
+  // on main and `channel_caps` (the first caps word) on others. False when the link is
+  // refused or fails.
+  bool link(int port, uint8_t channel, uint32_t connection_id, uint8_t channel_id = 0,
+            uint32_t channel_caps = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -64,7 +66,8 @@ class RawClient {
     put32(mess, 18);
     put32(mess, (1u << SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION) |
                     (1u << SPICE_COMMON_CAP_AUTH_SPICE) | (1u << SPICE_COMMON_CAP_MINI_HEADER));
-    put32(mess, channel == SPICE_CHANNEL_MAIN ? 1u << SPICE_MAIN_CAP_AGENT_CONNECTED_TOKENS : 0);
+    put32(mess, channel == SPICE_CHANNEL_MAIN ? 1u << SPICE_MAIN_CAP_AGENT_CONNECTED_TOKENS
+                                              : channel_caps);
     Bytes hdr;
     put32(hdr, SPICE_MAGIC);
     put32(hdr, SPICE_VERSION_MAJOR);

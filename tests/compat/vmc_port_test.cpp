@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "fake_char_device.hpp"
 #include "fake_host.hpp"
 #include "raw_client.hpp"
 
@@ -20,51 +21,6 @@ using fake_host::run_until;
 using raw_client::Bytes;
 using raw_client::get32;
 using raw_client::RawClient;
-
-struct FakePort {
-  SpiceCharDeviceInstance sin{};  // first member: the instance pointer is the FakePort's
-  Bytes guest_out;                // what the guest wrote, for the server to read
-  Bytes guest_in;                 // what the server wrote to the guest
-  size_t write_limit = 1 << 20;   // bytes the guest takes per write call
-  std::vector<int> states;
-  std::vector<uint8_t> events;
-
-  explicit FakePort(const char* name);
-};
-FakePort* port_of(SpiceCharDeviceInstance* sin) { return reinterpret_cast<FakePort*>(sin); }
-
-const SpiceCharDeviceInterface* port_interface() {
-  static const SpiceCharDeviceInterface c = [] {
-    SpiceCharDeviceInterface c{};
-    c.base.type = SPICE_INTERFACE_CHAR_DEVICE;
-    c.base.description = "fake port";
-    c.base.major_version = SPICE_INTERFACE_CHAR_DEVICE_MAJOR;
-    c.base.minor_version = SPICE_INTERFACE_CHAR_DEVICE_MINOR;
-    c.state = [](SpiceCharDeviceInstance* sin, int on) { port_of(sin)->states.push_back(on); };
-    c.write = [](SpiceCharDeviceInstance* sin, const uint8_t* buf, int len) {
-      auto* p = port_of(sin);
-      const int n = std::min(len, int(p->write_limit));
-      p->guest_in.insert(p->guest_in.end(), buf, buf + n);
-      return n;
-    };
-    c.read = [](SpiceCharDeviceInstance* sin, uint8_t* buf, int len) {
-      auto* p = port_of(sin);
-      const int n = std::min(len, int(p->guest_out.size()));
-      std::copy_n(p->guest_out.begin(), n, buf);
-      p->guest_out.erase(p->guest_out.begin(), p->guest_out.begin() + n);
-      return n;
-    };
-    c.event = [](SpiceCharDeviceInstance* sin, uint8_t e) { port_of(sin)->events.push_back(e); };
-    return c;
-  }();
-  return &c;
-}
-
-FakePort::FakePort(const char* name) {
-  sin.base.sif = &port_interface()->base;
-  sin.subtype = "port";
-  sin.portname = name;
-}
 
 using Channel = std::pair<uint8_t, uint8_t>;
 std::vector<Channel> channels_of(const raw_client::Message& m) {

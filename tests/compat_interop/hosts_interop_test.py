@@ -17,6 +17,9 @@ CASE ticket: QEMU with a SPICE password (-object secret + password-secret): only
   password connects; a password set later through QMP set_password replaces it; with a
   client connected, set_password connected=fail is refused and connected=disconnect drops
   the client. The outcome of every attempt must be the reference's.
+CASE client_caps: QEMU's qxl raises QXL_INTERRUPT_CLIENT whenever the server calls
+  set_client_capabilities (traced with -trace qxl_send_events): before, during and after
+  one spicy-screenshot session (vm start, connect, disconnect), as on the reference.
 CASE xspice: Xspice (Xorg with the spiceqxl driver: QXL commands in native mode, off-screen
   surfaces, text) shows an xterm; the screenshot through spiceflow must equal the
   reference's, and keys typed through a spice-client-glib client must appear in the xterm
@@ -384,6 +387,40 @@ def case_screenshot(lib_dir, out_dir):
     return 1
 
 
+def case_client_caps(lib_dir, out_dir):
+    # QEMU's qxl raises QXL_INTERRUPT_CLIENT (16) each time set_client_capabilities is called
+    # (-trace qxl_send_events, written to QEMU's log as it happens). The reference calls it
+    # at vm start, when a display client connects and when it leaves (sometimes once more):
+    # each library must do so before and (twice) during a spicy-screenshot session.
+    def count(q):
+        return sum(1 for line in q.read_log().splitlines()
+                   if line.endswith("qxl_send_events 0 16"))
+
+    periods = {}
+    for name, lib in (("reference", None), ("spiceflow", lib_dir)):
+        with Qemu(name + "-caps", lib, out_dir, ["-trace", "qxl_send_events"]) as q:
+            check_library(q, lib is not None, lib_dir)
+            time.sleep(2)
+            before = count(q)
+            if not q.screenshot(os.path.join(out_dir, "%s-caps.ppm" % name)):
+                log("FAIL: %s: spicy-screenshot failed" % name)
+                return 1
+            during = count(q)
+            time.sleep(2)  # the disconnect's call
+            after = count(q)
+        periods[name] = (before, during - before, after - during)
+        log("%s: QXL_INTERRUPT_CLIENT events before / during / after the client: %s"
+            % (name, periods[name]))
+    for name in ("reference", "spiceflow"):
+        # spicy-screenshot leaves before it exits: connect and disconnect fall "during".
+        if periods[name][0] < 1 or periods[name][1] < 2:
+            log("FAIL: %s did not call set_client_capabilities at start, connect and "
+                "disconnect" % name)
+            return 1
+    log("PASS: the guest hears about display clients through spiceflow as through the reference")
+    return 0
+
+
 def case_esc(lib_dir, out_dir):
     menu = ["-boot", "menu=on,splash-time=15000"]
     results = {}
@@ -598,6 +635,8 @@ def main():
             return case_events(lib_dir, out_dir)
         if case == "ticket":
             return case_ticket(lib_dir, out_dir)
+        if case == "client_caps":
+            return case_client_caps(lib_dir, out_dir)
         if case == "xspice":
             missing = [t for t in ("Xorg", "xterm", "xdpyinfo") if not shutil.which(t)]
             if missing or not os.path.exists(XSPICE_DRIVER):

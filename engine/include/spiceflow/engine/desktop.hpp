@@ -195,6 +195,12 @@ class Desktop {
   void kick();
   /// Waits until no pass is in flight.
   void wait_idle();
+  /// Runs `fn` with the current pixels of raster surface `id` (at least `area` current)
+  /// between passes: it waits for the pass in flight, and no pass starts until `fn`
+  /// returns (ticks meanwhile are skipped). For compat/'s update_area on off-screen
+  /// surfaces. Returns false (without calling `fn`) when the surface does not exist.
+  /// Any thread but the pipeline's.
+  bool read_surface(uint32_t id, const Rect& area, const std::function<void(const ImageView&)>& fn);
 
   /// Pipeline statistics.
   struct Stats {

@@ -20,6 +20,7 @@
 #include "spiceflow/net/audio.hpp"
 #include "spiceflow/net/event_loop.hpp"
 #include "spiceflow/net/link.hpp"
+#include "spiceflow/net/messages.hpp"
 #include "spiceflow/net/tls.hpp"
 
 namespace spiceflow::net {
@@ -67,6 +68,16 @@ struct ChannelEvent {
   sockaddr_storage peer{};
   socklen_t local_len = 0;
   socklen_t peer_len = 0;
+  /// The channel capabilities the client announced in its link message (compat/ gives the
+  /// display clients' common ones to the guest: QXLInterface::set_client_capabilities).
+  Caps channel_caps;
+};
+
+/// The monitors a guest's QXL driver laid out on a desktop's primary surface
+/// (spice_qxl_monitors_config_async), for DISPLAY_MONITORS_CONFIG.
+struct GuestMonitors {
+  std::vector<msg::MonitorHead> heads;
+  uint16_t max_allowed = 1;
 };
 
 /// A client's AGENT_DATA on its way to the host's agent device.
@@ -194,6 +205,11 @@ class Server {
   /// The guest keyboard's LEDs (SPICE_KEYBOARD_MODIFIER_FLAGS_*): sent to every inputs
   /// channel's client (INPUTS_KEY_MODIFIERS) and in later INPUTS_INIT. Thread-safe.
   void set_keyboard_leds(uint16_t leds);
+  /// The guest's monitors on `desktop` (compat/: the QXL driver's monitors configuration):
+  /// display clients with SPICE_DISPLAY_CAP_MONITORS_CONFIG get them now and after every
+  /// primary surface. nullopt: one head covering the primary surface (the default).
+  /// Thread-safe.
+  void set_guest_monitors(int desktop, std::optional<GuestMonitors> monitors);
   /// Serves SPICE_CHANNEL_PLAYBACK (id 0) from `stream` from now on: it is linkable, listed
   /// in MAIN_CHANNELS_LIST (to sessions that ask after this), and its client is woken when
   /// the host changes the stream. Replacing or detaching (nullptr) closes the old stream's
