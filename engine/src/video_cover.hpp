@@ -26,6 +26,10 @@ class CoverTracker {
   /// The most rectangles a clip (or the covered list) may take; past that the region is
   /// streamed unclipped (a ragged shape is not worth a long clip list per client).
   static constexpr size_t kMaxRects = 32;
+  /// A covered part thinner than this on either side stays in the stream: windows, notes,
+  /// captions and letterbox bars are larger, while a game or a film has scattered small
+  /// patches that hold still for a while (clipping them out would re-clip every frame).
+  static constexpr int32_t kMinCoveredSide = 32;
 
   /// Starts over for a region at `rect` (a new region, or one that moved or resized).
   void reset(const Rect& rect);
@@ -39,7 +43,9 @@ class CoverTracker {
 
  private:
   Rect block_rect(int32_t bx, int32_t by) const;
-  std::vector<Rect> rects_of(bool covered) const;
+  /// Rectangles of the blocks where `in(block index)` holds: row runs, joined downwards.
+  template <typename In>
+  std::vector<Rect> rects_of(In in) const;
 
   Rect rect_;
   int32_t bx0_ = 0, by0_ = 0, columns_ = 0, rows_ = 0;

@@ -45,6 +45,7 @@
 #include <array>
 #include <cassert>
 #include <optional>
+#include <span>
 #include <utility>
 
 #include "channel.hpp"
@@ -470,24 +471,29 @@ class DisplayChannel final : public ChannelClient {
   // before any frame of this picture) and the covered parts go as exact images, but for
   // those the client has exact already (inside a part covered before: covered parts do
   // not change while covered).
-  void send_clip(Stream& s, const engine::VideoRegion& v) {
+  static std::vector<Rect> newly_covered(const Stream& s, const engine::VideoRegion& v) {
+    std::vector<Rect> out;
+    for (const Rect& c : v.covered) {
+      if (std::none_of(s.covered.begin(), s.covered.end(),
+                       [&](const Rect& had) { return had.contains(c); })) {
+        out.push_back(c);
+      }
+    }
+    return out;
+  }
+
+  void send_clip(Stream& s, const engine::VideoRegion& v, std::span<const Rect> fresh) {
     msg::Bytes body;
     msg::display_stream_clip(body, s.wire_id, v.shown);
     send(SPICE_MSG_DISPLAY_STREAM_CLIP, body);
     ++ctx_.stats().display_messages;
-    size_t sent = 0;
-    for (const Rect& c : v.covered) {
-      if (std::any_of(s.covered.begin(), s.covered.end(),
-                      [&](const Rect& had) { return had.contains(c); })) {
-        continue;
-      }
+    for (const Rect& c : fresh) {
       const Rect local{c.x - v.rect.x, c.y - v.rect.y, c.width, c.height};
       encode_and_send(c, v.pixels->view().sub(local));
-      ++sent;
     }
     s.covered = v.covered;
     log::info("{}: stream {} clip: {} rects shown, {} covered rects sent exact", name(),
-              s.wire_id, v.shown.size(), sent);
+              s.wire_id, v.shown.size(), fresh.size());
   }
 
   bool streamed(const Rect& r) const {
@@ -564,7 +570,12 @@ class DisplayChannel final : public ChannelClient {
         failed.push_back(s.wire_id);
         continue;
       }
-      if (!can_send()) break;  // the next pump sends the then-newest picture
+      // The clip and the exact covered parts go with the frame, in one go.
+      const bool reclip = v->covered != s.covered;
+      const std::vector<Rect> fresh = reclip ? newly_covered(s, *v) : std::vector<Rect>{};
+      if (!can_send(uint32_t(1 + (reclip ? 1 + fresh.size() : 0)))) {
+        break;  // the next pump sends the then-newest picture
+      }
       // Frames this client could not take meanwhile are gone (the newest wins): with them
       // what later frames refer to, so it waits for a keyframe, asked for once.
       const bool next = e->encoder_id == s.encoder_id && e->seq == s.seq + 1;
@@ -579,7 +590,7 @@ class DisplayChannel final : public ChannelClient {
         continue;
       }
       s.waiting_key = s.key_asked = false;
-      if (v->covered != s.covered) send_clip(s, *v);
+      if (reclip) send_clip(s, *v, fresh);
       send_stream_frame(s, *e->frame);
     }
     for (uint32_t id : failed) decline(id);
