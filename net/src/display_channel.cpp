@@ -482,9 +482,16 @@ class DisplayChannel final : public ChannelClient {
     return out;
   }
 
+  // Where the client may show a stream's frames: the region less its covered parts, or
+  // all of it (never "no clip" once the stream moved: frames still queued at the client for
+  // an older place are clipped away with it).
+  static std::vector<Rect> clip_of(const engine::VideoRegion& v) {
+    return v.shown.empty() ? std::vector<Rect>{v.rect} : v.shown;
+  }
+
   void send_clip(Stream& s, const engine::VideoRegion& v, std::span<const Rect> fresh) {
     msg::Bytes body;
-    msg::display_stream_clip(body, s.wire_id, v.shown);
+    msg::display_stream_clip(body, s.wire_id, clip_of(v));
     send(SPICE_MSG_DISPLAY_STREAM_CLIP, body);
     ++ctx_.stats().display_messages;
     for (const Rect& c : fresh) {
@@ -528,6 +535,17 @@ class DisplayChannel final : public ChannelClient {
       }
       if (v && v->rect.size() == it->rect.size()) {
         // Moved (a dragged window): the same stream, its frames sized to the new place.
+        // The clip goes to the new place first: the client shows frames it holds later,
+        // and those for the old place must not paint over the exact tiles left behind.
+        if (!can_send(1)) {
+          ++it;  // the next pump moves it; until then its new tiles go as tiles
+          continue;
+        }
+        msg::Bytes clip;
+        msg::display_stream_clip(clip, it->wire_id, clip_of(*v));
+        send(SPICE_MSG_DISPLAY_STREAM_CLIP, clip);
+        ++ctx_.stats().display_messages;
+        it->covered = v->covered;
         forget_tiles(it->rect);
         it->rect = v->rect;
         log::info("{}: stream {} (region {}) moved to {},{}", name(), it->wire_id, it->region,
