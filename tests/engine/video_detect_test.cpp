@@ -371,6 +371,7 @@ TEST(VideoFollow, DraggedPictureMovesItsRegion) {
 }
 
 const Rect kNote{128, 96, 64, 32};  // on the 8-pixel grid, inside kVideo
+const Rect kStillPatch{80, 160, 16, 16};  // inside kVideo, apart from the note
 
 std::vector<FillOp> covered_video(uint64_t frame) {
   // The picture around the note (as a window system clips it), then the still note.
@@ -382,6 +383,9 @@ std::vector<FillOp> covered_video(uint64_t frame) {
   ops.push_back(FillOp{Rect::from_ltrb(kVideo.x, kNote.bottom(), kVideo.right(), kVideo.bottom()),
                        colour(frame)});
   if (frame == 1) ops.push_back(FillOp{kNote, 0xf0e080});
+  // A small patch of the picture that holds still (a logo, a dark corner): too small to be
+  // a window, it stays in the stream.
+  ops.push_back(FillOp{kStillPatch, 0x102030});
   return ops;
 }
 
@@ -406,7 +410,7 @@ TEST(VideoFollow, StillPartOverThePictureIsCovered) {
     EXPECT_TRUE(v.rect.contains(s));
     shown += s.area();
   }
-  EXPECT_EQ(covered, kNote.area());
+  EXPECT_EQ(covered, kNote.area()) << "the small still patch was clipped out too";
   EXPECT_EQ(covered + shown, v.rect.area());
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-/// Video encoders for display streams: one encoder object per stream (per client), fed the
+/// Video encoders for display streams: one encoder object per stream (the engine keeps one
+/// per video region and backend in use, shared by the clients streaming it), fed the
 /// region's picture each time it changes. Backends sit in one ordered registry of
 /// {name, codec, probe, create}: FFmpeg's NVENC and VAAPI first, then libx264 and libvpx,
 /// and the CPU path (MJPEG via libjpeg-turbo) always built and last; make_video_encoder()
