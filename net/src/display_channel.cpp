@@ -79,6 +79,11 @@ constexpr int64_t kMaxGlzWindowPixels = 16 << 20;
 constexpr uint32_t kReportWindowFrames = 30;
 constexpr uint32_t kReportTimeoutMs = 1000;
 
+// How long a client waiting for a keyframe waits before asking again: a few frames, so a
+// keyframe it missed (still behind) is soon replaced, while one slow client cannot make the
+// encoder send every frame as a keyframe to everyone.
+constexpr std::chrono::milliseconds kKeyframeRetry{250};
+
 class DisplayChannel final : public ChannelClient {
  public:
   DisplayChannel(ServerContext& ctx, std::unique_ptr<Peer> peer, const LinkMess& link,
@@ -449,11 +454,13 @@ class DisplayChannel final : public ChannelClient {
     Rect dest;            // where STREAM_CREATE put it (frames elsewhere go DATA_SIZED)
     VideoLease encoder;   // the desktop's encoder whose frames this stream carries
     // The last frame of it this client saw (sent or skipped), and whether the client
-    // lost one since its last keyframe: then only a keyframe goes (asked for once).
+    // lost one since its last keyframe: then only a keyframe goes, asked for when the wait
+    // began and again every kKeyframeRetry while it lasts (the keyframe may have been
+    // skipped too, by a client still behind).
     uint64_t encoder_id = 0;
     uint64_t seq = 0;
     bool waiting_key = true;
-    bool key_asked = false;
+    std::optional<std::chrono::steady_clock::time_point> key_asked;
     std::vector<Rect> covered;  // the region's covered parts as the client's clip has them
     uint32_t report_id = 0;     // STREAM_ACTIVATE_REPORT's unique_id (0: reports not asked)
   };
@@ -602,12 +609,16 @@ class DisplayChannel final : public ChannelClient {
       s.encoder_id = e->encoder_id;
       s.seq = e->seq;
       if (s.waiting_key && !e->frame->keyframe) {
-        if (!s.key_asked) ctx_.desktop(desktop_).request_keyframe(s.region, s.encoder.key());
-        s.key_asked = true;
+        const auto now = std::chrono::steady_clock::now();
+        if (!s.key_asked || now - *s.key_asked >= kKeyframeRetry) {
+          ctx_.desktop(desktop_).request_keyframe(s.region, s.encoder.key());
+          s.key_asked = now;
+        }
         skipped_stream_frames(1);
         continue;
       }
-      s.waiting_key = s.key_asked = false;
+      s.waiting_key = false;
+      s.key_asked.reset();
       if (reclip) send_clip(s, *v, fresh);
       send_stream_frame(s, *e->frame);
     }
@@ -681,7 +692,7 @@ class DisplayChannel final : public ChannelClient {
     enc->reset();
     engine::Desktop& desk = ctx_.desktop(desktop_);
     streams_.push_back(
-        Stream{v.id, wire_id, v.rect, v.rect, VideoLease(desk, key), 0, 0, true, false, {}, 0});
+        Stream{v.id, wire_id, v.rect, v.rect, VideoLease(desk, key), 0, 0, true, std::nullopt, {}, 0});
     desk.request_keyframe(v.id, key);
     ++streams_created_;
     if (has_channel_cap(SPICE_DISPLAY_CAP_STREAM_REPORT)) {
