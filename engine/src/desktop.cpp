@@ -102,6 +102,19 @@ struct Desktop::Pipeline {
   std::mutex video_mu;
   std::vector<std::pair<encode::VideoCodecChoice, int>> video_refs;  // guarded by video_mu
   std::vector<std::pair<uint32_t, encode::VideoCodecChoice>> keyframe_asks;  // video_mu
+  struct LevelAsk {
+    encode::VideoCodecChoice key;
+    uint64_t owner;
+    int level;
+  };
+  std::vector<LevelAsk> level_asks;  // guarded by video_mu
+  int level_of(const encode::VideoCodecChoice& key) const {  // video_mu held
+    int level = 0;
+    for (const auto& a : level_asks) {
+      if (a.key == key) level = std::max(level, a.level);
+    }
+    return level;
+  }
   // One encoder per (live region, encoder in use); the encode stage's alone.
   struct RegionEncoder {
     uint32_t region = 0;
@@ -109,6 +122,7 @@ struct Desktop::Pipeline {
     Size size;
     uint64_t id = 0;
     uint64_t seq = 0;
+    int level = 0;  // the quality level it was made for
     std::unique_ptr<encode::VideoEncoder> encoder;  // null: could not be made (why)
     std::string why;
   };
@@ -459,24 +473,67 @@ PassPtr Desktop::Pipeline::encode(PassPtr p) {
   return p;
 }
 
+namespace {
+// Rate control's quality ladder (Desktop::set_video_level), level 0 = each encoder's
+// default. MJPEG: JPEG quality; x264: CRF; the rate-controlled encoders (VPX, NVENC,
+// VAAPI): a fraction of their default bit rate. The last rung is the quality floor: below
+// it text in a video turns unreadable, so a client that cannot take that skips frames
+// instead (the newest wins).
+constexpr std::array<int, Desktop::kMaxVideoLevel + 1> kMjpegQuality = {0, 55, 42, 30};
+constexpr std::array<int, Desktop::kMaxVideoLevel + 1> kX264Crf = {0, 28, 33, 38};
+constexpr std::array<double, Desktop::kMaxVideoLevel + 1> kBitrateShare = {1.0, 0.6, 0.35, 0.2};
+// The default bit rate of the rate-controlled encoders (encode/src/video_ffmpeg.cpp's
+// target_bitrate: 0.12 bit per pixel per frame), which the shares above scale.
+constexpr double kDefaultBitsPerPixel = 0.12;
+
+// The encoder settings of quality `level` (see the ladder above).
+encode::VideoEncoderConfig video_config(encode::VideoCodec codec, Size size, int fps, int level) {
+  encode::VideoEncoderConfig cfg;
+  cfg.size = size;
+  cfg.fps = fps;
+  const size_t l = size_t(std::clamp(level, 0, Desktop::kMaxVideoLevel));
+  if (l == 0) return cfg;
+  if (codec == encode::VideoCodec::mjpeg) {
+    cfg.quality = kMjpegQuality[l];
+  } else if (codec == encode::VideoCodec::h264) {
+    cfg.quality = kX264Crf[l];  // x264's CRF (NVENC/VAAPI H.264 take the bit rate)
+    cfg.bitrate = int64_t(double(size.width) * size.height * std::max(fps, 1) *
+                          kDefaultBitsPerPixel * kBitrateShare[l]);
+  } else {
+    cfg.bitrate = int64_t(double(size.width) * size.height * std::max(fps, 1) *
+                          kDefaultBitsPerPixel * kBitrateShare[l]);
+  }
+  return cfg;
+}
+}  // namespace
+
 void Desktop::Pipeline::encode_video(uint64_t next_version) {
   std::vector<encode::VideoCodecChoice> keys;
+  std::vector<int> levels;  // per key
   std::vector<std::pair<uint32_t, encode::VideoCodecChoice>> asks;
   {
     std::lock_guard lock(video_mu);
     for (const auto& [key, refs] : video_refs) {
-      if (refs > 0) keys.push_back(key);
+      if (refs > 0) {
+        keys.push_back(key);
+        levels.push_back(level_of(key));
+      }
     }
     asks.swap(keyframe_asks);
   }
+  const auto level_for = [&](const encode::VideoCodecChoice& k) {
+    return levels[size_t(std::find(keys.begin(), keys.end(), k) - keys.begin())];
+  };
   const auto in_use = [&](const encode::VideoCodecChoice& k) {
     return std::find(keys.begin(), keys.end(), k) != keys.end();
   };
-  // Encoders of regions that ended or changed size, and of encoders no client uses, go.
+  // Encoders of regions that ended or changed size, of encoders no client uses, and of a
+  // quality level no longer asked for, go.
   std::erase_if(region_encoders, [&](const RegionEncoder& e) {
     const auto v = std::find_if(video.begin(), video.end(),
                                 [&](const VideoRegion& r) { return r.id == e.region; });
-    return v == video.end() || v->rect.size() != e.size || !in_use(e.key);
+    return v == video.end() || v->rect.size() != e.size || !in_use(e.key) ||
+           level_for(e.key) != e.level;
   });
   for (const auto& [region, key] : asks) {
     for (auto& e : region_encoders) {
@@ -502,9 +559,9 @@ void Desktop::Pipeline::encode_video(uint64_t next_version) {
         made.key = keys[k];
         made.size = v.rect.size();
         made.id = next_encoder_id++;
-        encode::VideoEncoderConfig cfg;
-        cfg.size = v.rect.size();
-        cfg.fps = owner.fps();
+        made.level = levels[k];
+        encode::VideoEncoderConfig cfg = video_config(keys[k].codec, v.rect.size(), owner.fps(),
+                                                       levels[k]);
         for (const auto& b : encode::video_encoder_registry()) {
           if (b.name == keys[k].backend && b.codec == keys[k].codec) {
             made.encoder = b.create(cfg);
@@ -553,6 +610,20 @@ void Desktop::Pipeline::encode_video(uint64_t next_version) {
   }
 }
 
+void Desktop::set_video_level(const encode::VideoCodecChoice& encoder, uint64_t owner,
+                              int level) {
+  std::lock_guard lock(pipeline_->video_mu);
+  auto& asks = pipeline_->level_asks;
+  std::erase_if(asks, [&](const auto& a) { return a.key == encoder && a.owner == owner; });
+  level = std::clamp(level, 0, kMaxVideoLevel);
+  if (level > 0) asks.push_back({encoder, owner, level});
+}
+
+int Desktop::video_level(const encode::VideoCodecChoice& encoder) const {
+  std::lock_guard lock(pipeline_->video_mu);
+  return pipeline_->level_of(encoder);
+}
+
 void Desktop::acquire_video(const encode::VideoCodecChoice& encoder) {
   std::lock_guard lock(pipeline_->video_mu);
   for (auto& [key, refs] : pipeline_->video_refs) {
@@ -564,8 +635,12 @@ void Desktop::acquire_video(const encode::VideoCodecChoice& encoder) {
   pipeline_->video_refs.emplace_back(encoder, 1);
 }
 
-void Desktop::release_video(const encode::VideoCodecChoice& encoder) {
+void Desktop::release_video(const encode::VideoCodecChoice& encoder, uint64_t owner) {
   std::lock_guard lock(pipeline_->video_mu);
+  if (owner != 0) {
+    std::erase_if(pipeline_->level_asks,
+                  [&](const auto& a) { return a.key == encoder && a.owner == owner; });
+  }
   for (auto& [key, refs] : pipeline_->video_refs) {
     if (key == encoder) {
       assert(refs > 0 && "release_video without acquire_video");

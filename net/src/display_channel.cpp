@@ -33,7 +33,9 @@
 // (Desktop::acquire_video), so the event loop only sends. A client that is behind skips
 // frames (only the newest goes when there is room) and then waits for a keyframe, which
 // it asks the desktop for, as it does when a stream starts or the client reports drops
-// (STREAM_ACTIVATE_REPORT / STREAM_REPORT). A region that moves keeps its stream (frames go
+// (STREAM_ACTIVATE_REPORT / STREAM_REPORT); losing frames also takes the encoder's
+// quality down a level (rate_control(), Desktop::set_video_level), keeping up brings it
+// back. A region that moves keeps its stream (frames go
 // STREAM_DATA_SIZED to the new place); one that is resized gets a new stream. Covered parts
 // of a region (a window or text over the video) are clipped out of the stream
 // (STREAM_CLIP) and sent as exact images. send_stream_frame() sends one encoded frame of a
@@ -43,6 +45,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cassert>
 #include <optional>
 #include <span>
@@ -83,6 +86,13 @@ constexpr uint32_t kReportTimeoutMs = 1000;
 // keyframe it missed (still behind) is soon replaced, while one slow client cannot make the
 // encoder send every frame as a keyframe to everyone.
 constexpr std::chrono::milliseconds kKeyframeRetry{250};
+
+// Rate control's pace: a client losing frames goes one quality level down at most once a
+// second (a new level starts from a keyframe and takes a moment to show), and one level
+// up after 4 s without losses (slower up than down, so a link at its limit does not
+// oscillate every second).
+constexpr std::chrono::seconds kLevelHold{1};
+constexpr std::chrono::seconds kLevelRecover{4};
 
 class DisplayChannel final : public ChannelClient {
  public:
@@ -425,26 +435,38 @@ class DisplayChannel final : public ChannelClient {
   // the stream however it ends.
   class VideoLease {
    public:
-    VideoLease(engine::Desktop& d, encode::VideoCodecChoice key) : d_(&d), key_(std::move(key)) {
+    VideoLease(engine::Desktop& d, encode::VideoCodecChoice key)
+        : d_(&d), key_(std::move(key)), owner_(next_owner()) {
       d_->acquire_video(key_);
     }
-    VideoLease(VideoLease&& o) noexcept : d_(std::exchange(o.d_, nullptr)), key_(o.key_) {}
+    VideoLease(VideoLease&& o) noexcept
+        : d_(std::exchange(o.d_, nullptr)), key_(o.key_), owner_(o.owner_) {}
     VideoLease& operator=(VideoLease&& o) noexcept {
       if (this != &o) {
-        if (d_) d_->release_video(key_);
+        if (d_) d_->release_video(key_, owner_);
         d_ = std::exchange(o.d_, nullptr);
         key_ = o.key_;
+        owner_ = o.owner_;
       }
       return *this;
     }
     ~VideoLease() {
-      if (d_) d_->release_video(key_);
+      if (d_) d_->release_video(key_, owner_);
     }
     const encode::VideoCodecChoice& key() const { return key_; }
+    /// This stream's quality level on the desktop's encoder (rate control).
+    void set_level(int level) {
+      if (d_) d_->set_video_level(key_, owner_, level);
+    }
 
    private:
+    static uint64_t next_owner() {
+      static std::atomic<uint64_t> next{1};
+      return next++;
+    }
     engine::Desktop* d_;
     encode::VideoCodecChoice key_;
+    uint64_t owner_;
   };
 
   struct Stream {
@@ -463,7 +485,38 @@ class DisplayChannel final : public ChannelClient {
     std::optional<std::chrono::steady_clock::time_point> key_asked;
     std::vector<Rect> covered;  // the region's covered parts as the client's clip has them
     uint32_t report_id = 0;     // STREAM_ACTIVATE_REPORT's unique_id (0: reports not asked)
+    // Rate control (see rate_control()): the quality level this client asks for, since
+    // when, and whether it lost frames since then.
+    int level = 0;
+    std::chrono::steady_clock::time_point level_since = std::chrono::steady_clock::now();
+    bool trouble = false;
   };
+
+  // Rate control, per stream: a client that lost frames (it was behind and skipped some,
+  // or reported drops) asks the desktop's encoder for one quality level lower, at most
+  // every kLevelHold (the change takes a moment to show); one that lost none for
+  // kLevelRecover asks for one higher again. The encoder runs at the lowest quality any of
+  // its clients asks for, down to the floor (engine's kMaxVideoLevel); past that the
+  // client keeps skipping frames (the newest wins).
+  void rate_control(Stream& s) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto held = now - s.level_since;
+    int level = s.level;
+    if (s.trouble && held >= kLevelHold && level < engine::Desktop::kMaxVideoLevel) {
+      ++level;
+    } else if (!s.trouble && held >= kLevelRecover && level > 0) {
+      --level;
+    } else if (!(s.trouble && held >= kLevelHold)) {
+      return;
+    }
+    s.level_since = now;
+    s.trouble = false;
+    if (level == s.level) return;  // at the floor already
+    log::info("{}: stream {}: quality level {} ({})", name(), s.wire_id, level,
+              level > s.level ? "lost frames" : "keeping up");
+    s.level = level;
+    s.encoder.set_level(level);
+  }
 
   // The client's pixels in `rect` are a stream's: its tiles there go again.
   void forget_tiles(const Rect& rect) {
@@ -604,7 +657,10 @@ class DisplayChannel final : public ChannelClient {
       // Frames this client could not take meanwhile are gone (the newest wins): with them
       // what later frames refer to, so it waits for a keyframe, asked for once.
       const bool next = e->encoder_id == s.encoder_id && e->seq == s.seq + 1;
-      if (!next && s.encoder_id == e->encoder_id) skipped_stream_frames(e->seq - s.seq - 1);
+      if (!next && s.encoder_id == e->encoder_id && e->seq > s.seq + 1) {
+        skipped_stream_frames(e->seq - s.seq - 1);
+        s.trouble = true;
+      }
       if (!next) s.waiting_key = true;
       s.encoder_id = e->encoder_id;
       s.seq = e->seq;
@@ -619,6 +675,7 @@ class DisplayChannel final : public ChannelClient {
       }
       s.waiting_key = false;
       s.key_asked.reset();
+      rate_control(s);
       if (reclip) send_clip(s, *v, fresh);
       send_stream_frame(s, *e->frame);
     }
@@ -692,7 +749,8 @@ class DisplayChannel final : public ChannelClient {
     enc->reset();
     engine::Desktop& desk = ctx_.desktop(desktop_);
     streams_.push_back(
-        Stream{v.id, wire_id, v.rect, v.rect, VideoLease(desk, key), 0, 0, true, std::nullopt, {}, 0});
+        Stream{v.id, wire_id, v.rect, v.rect, VideoLease(desk, key), 0, 0, true, std::nullopt, {}, 0,
+             0, std::chrono::steady_clock::now(), false});
     desk.request_keyframe(v.id, key);
     ++streams_created_;
     if (has_channel_cap(SPICE_DISPLAY_CAP_STREAM_REPORT)) {
@@ -752,6 +810,7 @@ class DisplayChannel final : public ChannelClient {
     log::debug("{}: stream {}: client dropped {} of {} frames: keyframe", name(), r.stream_id,
                r.num_drops, r.num_frames + r.num_drops);
     ctx_.desktop(desktop_).request_keyframe(it->region, it->encoder.key());
+    it->trouble = true;
   }
 
   // Ends `s` for good: the client gets the region's tiles again (all of them: its pixels

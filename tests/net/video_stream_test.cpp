@@ -43,6 +43,7 @@ struct Viewer {
   uint32_t received = 0;
   uint32_t stream_data = 0;
   uint32_t keyframes = 0;  // VP8 STREAM_DATA whose frame is a keyframe
+  uint64_t stream_bytes = 0;  // STREAM_DATA bodies
 };
 
 // A VP8 frame's first byte: bit 0 of the frame tag is 0 for a keyframe (RFC 6386 9.1).
@@ -132,6 +133,7 @@ class VideoStreamTest : public ::testing::Test {
     if (++v.received % v.window == 0) v.display.send(SPICE_MSGC_ACK, {});
     if (m->type == SPICE_MSG_DISPLAY_STREAM_DATA) {
       ++v.stream_data;
+      v.stream_bytes += m->body.size();
       v.keyframes += vp8_keyframe(m->body);
     }
     return m;
@@ -167,18 +169,29 @@ class VideoStreamTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  void report_invalid(uint32_t id) {
+  void report_invalid(uint32_t id) { report(id, 0, 0xffffffffu); }
+
+  // STREAM_REPORT (unique_id 0: these clients did not get STREAM_ACTIVATE_REPORT).
+  void report(uint32_t id, uint32_t frames, uint32_t drops) {
     std::vector<uint8_t> body;
     ByteWriter w(body);
-    w.u32(id);           // stream_id
-    w.u32(0);            // unique_id
-    w.u32(0);            // start_frame_mm_time
-    w.u32(0);            // end_frame_mm_time
-    w.u32(0);            // num_frames
-    w.u32(0xffffffffu);  // num_drops
-    w.u32(0);            // last_frame_delay
-    w.u32(0);            // audio_delay
+    w.u32(id);      // stream_id
+    w.u32(0);       // unique_id
+    w.u32(0);       // start_frame_mm_time
+    w.u32(0);       // end_frame_mm_time
+    w.u32(frames);  // num_frames
+    w.u32(drops);   // num_drops
+    w.u32(0);       // last_frame_delay
+    w.u32(0);       // audio_delay
     ASSERT_TRUE(a_.display.send(SPICE_MSGC_DISPLAY_STREAM_REPORT, body));
+  }
+
+  // Average STREAM_DATA bytes `v` receives over `d`.
+  static double bytes_per_frame(Viewer& v, std::chrono::milliseconds d) {
+    const uint64_t b0 = v.stream_bytes;
+    const uint32_t f0 = v.stream_data;
+    read_for(v, d);
+    return v.stream_data > f0 ? double(v.stream_bytes - b0) / double(v.stream_data - f0) : 0;
   }
 
   engine::Engine engine_;
@@ -298,10 +311,34 @@ TEST_F(VideoStreamTest, SlowClientSkipsFramesAndResumesOnAKeyframe) {
   EXPECT_GT(slow.keyframes, slow_keys) << "no keyframe after the pause";
   const auto stats = server_->stats();
   EXPECT_GT(stats.stream_frames_skipped, 20u) << "frames were queued for the slow client";
+  // Rate control: the slow client asked the shared encoder for a lower quality.
+  EXPECT_GE(engine_.desktop(0).video_level({"vpx", encode::VideoCodec::vp8}), 1);
   // The frames sent in all stay about what two clients at the desktop's rate take: nothing
   // piled up for the slow one.
   const auto d = engine_.desktop(0).stats();
   EXPECT_LE(stats.stream_frames, 2 * d.video_frames);
+}
+
+// Rate control: a client reporting drops takes the encoder's quality down a level per
+// second, to the floor and no further; the frames get smaller.
+TEST_F(VideoStreamTest, DropReportsLowerTheQualityToTheFloor) {
+  start("spice:mjpeg");
+  open_display(kAllCodecs);
+  auto s = next_stream();
+  ASSERT_TRUE(s.has_value());
+  read_for(a_, std::chrono::milliseconds(500));
+  const double full = bytes_per_frame(a_, std::chrono::seconds(1));
+  ASSERT_GT(full, 0);
+  const encode::VideoCodecChoice mjpeg{"mjpeg", encode::VideoCodec::mjpeg};
+  EXPECT_EQ(engine_.desktop(0).video_level(mjpeg), 0);
+  for (int i = 0; i < engine::Desktop::kMaxVideoLevel + 2; ++i) {
+    report(s->id, 30, 5);
+    read_for(a_, std::chrono::milliseconds(1100));
+  }
+  EXPECT_EQ(engine_.desktop(0).video_level(mjpeg), engine::Desktop::kMaxVideoLevel);
+  const double floor = bytes_per_frame(a_, std::chrono::seconds(1));
+  EXPECT_GT(floor, 0);
+  EXPECT_LT(floor, 0.8 * full) << "frames at the quality floor are no smaller";
 }
 
 // A client joining a running stream starts on a keyframe made for it.

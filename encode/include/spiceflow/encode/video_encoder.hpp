@@ -47,6 +47,9 @@ struct VideoEncoderConfig {
   Size size;       ///< the stream's picture size (every frame has it)
   int fps = 30;    ///< the expected frame rate (for rate control)
   int quality = 0; ///< codec-specific quality hint; 0 = the encoder's default
+  /// Target bits per second of the rate-controlled encoders (VPX, NVENC, VAAPI); 0 = their
+  /// default (encode/README.md). x264 and MJPEG follow `quality` instead.
+  int64_t bitrate = 0;
 };
 
 class VideoEncoder {

@@ -185,7 +185,16 @@ class Desktop {
   /// however many clients stream it (their display channels only send the frames).
   /// Reference-counted like acquire_codec. Thread-safe.
   void acquire_video(const encode::VideoCodecChoice& encoder);
-  void release_video(const encode::VideoCodecChoice& encoder);
+  /// `owner`: the one whose set_video_level() entry goes with it (0: none).
+  void release_video(const encode::VideoCodecChoice& encoder, uint64_t owner = 0);
+  /// Rate control: the quality level one client (`owner`, any unique id) can take from
+  /// `encoder`, 0 (full) to kMaxVideoLevel (the quality floor). The desktop's encoder runs
+  /// at the highest level any of its clients asks for (one encode serves them all) and is
+  /// re-made (from a keyframe) when that changes. Thread-safe.
+  void set_video_level(const encode::VideoCodecChoice& encoder, uint64_t owner, int level);
+  /// The level `encoder` runs at now (the highest asked for).
+  int video_level(const encode::VideoCodecChoice& encoder) const;
+  static constexpr int kMaxVideoLevel = 3;
   /// Makes the next frame `encoder` makes for region `region` a keyframe (a client joined
   /// the stream or lost frames). Thread-safe.
   void request_keyframe(uint32_t region, const encode::VideoCodecChoice& encoder);
