@@ -416,3 +416,44 @@ TEST(VideoFollow, StillPartOverThePictureIsCovered) {
 
 }  // namespace
 }  // namespace spiceflow::engine
+
+namespace spiceflow::engine {
+namespace {
+
+// A player window made larger, then smaller: the region grows once the larger picture has
+// held a few passes, and shrinks with the smaller one (keeping at least half its area) at
+// once; the same region throughout.
+constexpr uint64_t kGrowAt = 30, kShrinkAt = 50;
+const Rect kLarge{64, 64, 320, 128};  // 5 x 2 tiles
+const Rect kSmall{64, 64, 192, 128};  // 3 x 2 tiles, 60 % of kLarge
+
+std::vector<FillOp> resized_video(uint64_t frame) {
+  std::vector<FillOp> ops;
+  if (frame == kShrinkAt) ops.push_back(FillOp{kLarge, 0x808080});  // the old window's place
+  const Rect now = frame < kGrowAt ? kVideo : frame < kShrinkAt ? kLarge : kSmall;
+  ops.push_back(FillOp{now, colour(frame)});
+  return ops;
+}
+
+TEST(VideoFollow, ResizedPictureResizesItsRegion) {
+  auto d = make(resized_video);
+  ASSERT_TRUE(d);
+  run_ticks(*d, int(kGrowAt));
+  ASSERT_EQ(d->latest()->video.size(), 1u);
+  const uint32_t id = d->latest()->video[0].id;
+  EXPECT_EQ(d->latest()->video[0].rect, kVideo);
+  run_ticks(*d, 1);
+  EXPECT_EQ(d->latest()->video[0].rect, kVideo) << "grew on the first pass of a larger paint";
+  run_ticks(*d, int(kShrinkAt - kGrowAt) - 1);
+  ASSERT_EQ(d->latest()->video.size(), 1u);
+  EXPECT_EQ(d->latest()->video[0].id, id);
+  EXPECT_EQ(d->latest()->video[0].rect, kLarge);
+  run_ticks(*d, 2);
+  ASSERT_EQ(d->latest()->video.size(), 1u);
+  EXPECT_EQ(d->latest()->video[0].id, id);
+  EXPECT_EQ(d->latest()->video[0].rect, kSmall);
+  EXPECT_EQ(d->stats().video_regions, 1u);
+}
+
+}  // namespace
+}  // namespace spiceflow::engine
