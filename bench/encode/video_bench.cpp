@@ -1,12 +1,18 @@
 // Video encoders on this CPU: encode time per frame, bytes per frame and PSNR (decoded back
 // with libavcodec, BT.709 limited range back to RGB) for each CPU backend at 1080p and 4K,
-// 30 fps, over 60 frames of moving video-like content (a drifting plasma, a moving box, a
-// still title bar and a text-like strip). Hardware backends run when their probe passes.
+// 30 and 60 fps, over 60 frames of moving video-like content (a drifting plasma, a moving
+// box, a still title bar and a text-like strip; the content moves per second, so 60 fps
+// frames differ half as much). Hardware backends run when their probe passes.
 // "Time" is the encode wall time per frame (painting and the PSNR decode are paused out);
-// cpu_ms/frame is the process CPU time spent in encode() (all threads: the number to trust
-// on a shared, loaded machine, where wall time includes waiting for a core).
+// ms_p50/ms_p99 are its percentiles over the frames; cpu_ms/frame is the process CPU time
+// spent in encode() (all threads: the number to trust on a shared, loaded machine, where
+// wall time includes waiting for a core). delivered: frames that came out of the encoder
+// (not dropped by its rate control); in_time: the fraction encoded within the frame
+// interval (1/fps), i.e. what one encoder thread delivers live.
 //
 //   build-<x>/bench/video_bench --benchmark_counters_tabular=true
+// SPICEFLOW_VIDEO_BENCH_FRAMES=<n> encodes n frames per case instead of kFrames (a quicker
+// table on a busy machine; p99 of 20 frames is their maximum).
 #include <benchmark/benchmark.h>
 
 extern "C" {
@@ -16,7 +22,10 @@ extern "C" {
 
 #include <time.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <variant>
 #include <vector>
@@ -30,9 +39,15 @@ using namespace spiceflow::encode;
 
 constexpr int kFrames = 60;
 
-void paint(Image& img, int i) {
+int frames_per_case() {
+  const char* env = std::getenv("SPICEFLOW_VIDEO_BENCH_FRAMES");
+  const int n = env ? std::atoi(env) : 0;
+  return n > 0 ? n : kFrames;
+}
+
+void paint(Image& img, int i, int fps) {
   const int32_t w = img.width(), h = img.height();
-  const double t = i / 30.0;
+  const double t = double(i) / fps;
   for (int32_t y = 0; y < h; ++y) {
     uint32_t* row = img.row(y);
     const double fy = double(y) / h;
@@ -50,7 +65,7 @@ void paint(Image& img, int i) {
   for (int32_t y = h * 5 / 6; y < h * 5 / 6 + h / 40; ++y)
     for (int32_t x = w / 4; x < w * 3 / 4; ++x)
       img.row(y)[x] = ((x / 3 + y / 2) % 5 == 0) ? rgb(10, 10, 10) : rgb(235, 235, 235);
-  const int32_t side = h / 5, bx = (i * w / 90) % (w - side), by = h / 3;
+  const int32_t side = h / 5, bx = int32_t(int64_t(i) * w / 3 / fps) % (w - side), by = h / 3;
   for (int32_t y = by; y < by + side; ++y)
     for (int32_t x = bx; x < bx + side; ++x) img.row(y)[x] = rgb(250, 240, 60);
 }
@@ -112,7 +127,8 @@ struct Decoder {
   }
 };
 
-void BM_Encode(benchmark::State& state, std::string_view name, VideoCodec codec, int w, int h) {
+void BM_Encode(benchmark::State& state, std::string_view name, VideoCodec codec, int w, int h,
+               int fps) {
   const VideoEncoderBackend* b = nullptr;
   for (const auto& x : video_encoder_registry())
     if (x.name == name && x.codec == codec) b = &x;
@@ -120,7 +136,7 @@ void BM_Encode(benchmark::State& state, std::string_view name, VideoCodec codec,
   if (auto st = b->probe(); !st) return state.SkipWithError(st.error().message.c_str());
   VideoEncoderConfig cfg;
   cfg.size = {w, h};
-  cfg.fps = 30;
+  cfg.fps = fps;
   auto enc = b->create(cfg);
   if (!enc) return state.SkipWithError("could not be created");
   Decoder dec(codec);
@@ -130,6 +146,8 @@ void BM_Encode(benchmark::State& state, std::string_view name, VideoCodec codec,
   double psnr_sum = 0, psnr_min = 99;
   int decoded = 0;
   double cpu_s = 0;  // process CPU time in encode(), all threads (x264/VPX use several)
+  std::vector<double> wall_ms;  // per frame
+  int delivered = 0;
   const auto process_cpu = [] {
     timespec ts{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -137,13 +155,17 @@ void BM_Encode(benchmark::State& state, std::string_view name, VideoCodec codec,
   };
   for (auto _ : state) {
     state.PauseTiming();
-    paint(img, i++);
+    paint(img, i++, fps);
     const double c0 = process_cpu();
+    const auto t0 = std::chrono::steady_clock::now();
     state.ResumeTiming();
     auto res = enc->encode(img.view());
     state.PauseTiming();
+    wall_ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     cpu_s += process_cpu() - c0;
     if (auto* f = std::get_if<EncodedFrame>(&res)) {
+      ++delivered;
       bytes += f->data.size();
       const double p = dec.psnr(f->data, img);
       if (p >= 0) {
@@ -156,7 +178,19 @@ void BM_Encode(benchmark::State& state, std::string_view name, VideoCodec codec,
   }
   state.counters["cpu_ms/frame"] = cpu_s * 1000 / double(std::max<int64_t>(1, state.iterations()));
   state.counters["KB/frame"] = double(bytes) / 1024.0 / double(std::max<int64_t>(1, state.iterations()));
-  state.counters["Mbit/s@30"] = double(bytes) * 8 * 30 / 1e6 / double(std::max<int64_t>(1, state.iterations()));
+  state.counters["Mbit/s"] = double(bytes) * 8 * fps / 1e6 / double(std::max<int64_t>(1, state.iterations()));
+  std::sort(wall_ms.begin(), wall_ms.end());
+  const auto pct = [&](double q) {
+    return wall_ms.empty() ? 0.0 : wall_ms[std::min(wall_ms.size() - 1, size_t(q * double(wall_ms.size())))];
+  };
+  state.counters["ms_p50"] = pct(0.50);
+  state.counters["ms_p99"] = pct(0.99);
+  state.counters["delivered"] = delivered;
+  state.counters["in_time"] =
+      wall_ms.empty() ? 0.0
+                      : double(std::count_if(wall_ms.begin(), wall_ms.end(),
+                                             [&](double ms) { return ms <= 1000.0 / fps; })) /
+                            double(wall_ms.size());
   state.counters["PSNR_avg"] = decoded ? psnr_sum / decoded : 0;
   state.counters["PSNR_min"] = decoded ? psnr_min : 0;
   state.counters["decoded"] = decoded;
@@ -173,13 +207,16 @@ void register_all() {
     const char* label;
     int w, h;
   } kSizes[] = {{"1080p", 1920, 1080}, {"4k", 3840, 2160}};
-  for (const auto& s : kSizes) {
-    for (const auto& b : kBackends) {
-      const std::string label = std::string("video/") + b.name + ":" +
-                                std::string(to_string(b.codec)) + "/" + s.label;
-      benchmark::RegisterBenchmark(label.c_str(), [b, s](benchmark::State& st) {
-        BM_Encode(st, b.name, b.codec, s.w, s.h);
-      })->Iterations(kFrames)->Unit(benchmark::kMillisecond)->UseRealTime();
+  for (const int fps : {30, 60}) {
+    for (const auto& s : kSizes) {
+      for (const auto& b : kBackends) {
+        const std::string label = std::string("video/") + b.name + ":" +
+                                  std::string(to_string(b.codec)) + "/" + s.label + "/" +
+                                  std::to_string(fps) + "fps";
+        benchmark::RegisterBenchmark(label.c_str(), [b, s, fps](benchmark::State& st) {
+          BM_Encode(st, b.name, b.codec, s.w, s.h, fps);
+        })->Iterations(frames_per_case())->Unit(benchmark::kMillisecond)->UseRealTime();
+      }
     }
   }
 }

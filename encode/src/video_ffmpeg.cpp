@@ -95,6 +95,7 @@ void route_av_log() {
 // The target bit rate of the rate-controlled encoders (VPX, NVENC, VAAPI): ~0.12 bit per
 // pixel per frame (1080p30: 7.5 Mbit/s), enough for desktop video to stay above 30 dB.
 int64_t target_bitrate(const VideoEncoderConfig& cfg) {
+  if (cfg.bitrate > 0) return cfg.bitrate;
   const double bpp = 0.12;
   return int64_t(double(cfg.size.width) * cfg.size.height * std::max(cfg.fps, 1) * bpp);
 }

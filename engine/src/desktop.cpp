@@ -2,6 +2,7 @@
 
 #include <tbb/flow_graph.h>
 #include <tbb/parallel_for.h>
+#include <tbb/parallel_invoke.h>
 
 #include <algorithm>
 #include <cassert>
@@ -12,6 +13,7 @@
 #include <deque>
 
 #include "classify.hpp"
+#include "video_cover.hpp"
 #include "video_detect.hpp"
 #include "spiceflow/core/log.hpp"
 #include "spiceflow/gpu/raster.hpp"
@@ -74,6 +76,7 @@ struct Desktop::Pipeline {
   Classifier classifier;
   VideoDetector detector;
   std::vector<VideoRegion> video;  // the live regions as last classified
+  std::vector<std::pair<uint32_t, CoverTracker>> covers;  // per live region id
   Size size;
   uint64_t surface_generation = 0;
   uint64_t version = 0;
@@ -100,7 +103,39 @@ struct Desktop::Pipeline {
   std::mutex idle_mu;
   std::condition_variable idle_cv;
 
-  std::atomic<uint64_t> frames{0}, skipped{0}, tiles_encoded{0}, video_regions{0};
+  std::atomic<uint64_t> frames{0}, skipped{0}, tiles_encoded{0}, video_regions{0},
+      video_frames{0}, keyframes{0};
+
+  // Video encoders clients use (acquire_video), and keyframes they asked for.
+  std::mutex video_mu;
+  std::vector<std::pair<encode::VideoCodecChoice, int>> video_refs;  // guarded by video_mu
+  std::vector<std::pair<uint32_t, encode::VideoCodecChoice>> keyframe_asks;  // video_mu
+  struct LevelAsk {
+    encode::VideoCodecChoice key;
+    uint64_t owner;
+    int level;
+  };
+  std::vector<LevelAsk> level_asks;  // guarded by video_mu
+  int level_of(const encode::VideoCodecChoice& key) const {  // video_mu held
+    int level = 0;
+    for (const auto& a : level_asks) {
+      if (a.key == key) level = std::max(level, a.level);
+    }
+    return level;
+  }
+  // One encoder per (live region, encoder in use); the encode stage's alone.
+  struct RegionEncoder {
+    uint32_t region = 0;
+    encode::VideoCodecChoice key;
+    Size size;
+    uint64_t id = 0;
+    uint64_t seq = 0;
+    int level = 0;  // the quality level it was made for
+    std::unique_ptr<encode::VideoEncoder> encoder;  // null: could not be made (why)
+    std::string why;
+  };
+  std::vector<RegionEncoder> region_encoders;
+  uint64_t next_encoder_id = 1;
   // Bit (1 << YuvFormat) set: publish video regions in that format (request_video_input).
   std::atomic<uint32_t> video_inputs{0};
 
@@ -118,6 +153,8 @@ struct Desktop::Pipeline {
   void apply_cursor(const CursorCommand& c);
   void detect_video(Pass& p);
   void convert_video(VideoRegion& v);
+  /// Encodes the regions that changed in this pass with every encoder in use.
+  void encode_video(uint64_t next_version);
   void finish_pass();
 };
 
@@ -347,6 +384,7 @@ void Desktop::Pipeline::detect_video(Pass& p) {
     detector.reset(size, damage->tile(), damage->columns(), damage->rows());
     if (!video.empty()) p.video_changed = true;
     video.clear();
+    covers.clear();
   }
   if (detector.mode() == StreamingVideo::off) return;
   std::vector<VideoDetector::TileChange> changes;
@@ -383,11 +421,20 @@ void Desktop::Pipeline::detect_video(Pass& p) {
 
   std::vector<VideoRegion> next;
   next.reserve(detector.regions().size());
+  std::vector<std::pair<uint32_t, CoverTracker>> next_covers;
   for (const auto& r : detector.regions()) {
     const auto old = std::find_if(video.begin(), video.end(),
                                   [&](const VideoRegion& v) { return v.id == r.id; });
-    if (old != video.end() && !r.changed) {
+    auto cover = std::find_if(covers.begin(), covers.end(),
+                              [&](const auto& c) { return c.first == r.id; });
+    if (cover == covers.end()) {
+      covers.emplace_back(r.id, CoverTracker{});
+      cover = covers.end() - 1;
+      cover->second.reset(r.rect);
+    }
+    if (old != video.end() && !r.changed && old->rect == r.rect) {
       next.push_back(*old);
+      next_covers.push_back(std::move(*cover));
       continue;
     }
     VideoRegion v;
@@ -396,7 +443,26 @@ void Desktop::Pipeline::detect_video(Pass& p) {
     v.version = version + 1;  // the version this pass publishes (it has dirty tiles)
     v.pixels = std::make_shared<Image>(Image::copy_of(raster->view(0, std::span<const Rect>(&r.rect, 1)), r.rect));
     convert_video(v);
+    CoverTracker& ct = cover->second;
+    if (old != video.end() && old->rect == r.rect) {
+      if (old->pixels && ct.update(old->pixels->view(), v.pixels->view())) {
+        int64_t area = 0;
+        for (const Rect& c : ct.covered()) area += c.area();
+        log::info("desktop {}: video region {}: {} rects covered ({} pixels)", owner.index(),
+                  r.id, ct.covered().size(), area);
+      }
+    } else {
+      ct.reset(r.rect);
+    }
+    v.covered = ct.covered();
+    v.shown = ct.shown();
+    if (old != video.end() && old->rect != r.rect) {
+      p.video_changed = true;
+      log::info("desktop {}: video region {} moved: {}x{} at {},{}", owner.index(), r.id,
+                r.rect.width, r.rect.height, r.rect.x, r.rect.y);
+    }
     next.push_back(std::move(v));
+    next_covers.push_back(std::move(*cover));
     if (old == video.end()) {
       ++video_regions;
       p.video_changed = true;
@@ -404,6 +470,7 @@ void Desktop::Pipeline::detect_video(Pass& p) {
                 r.rect.width, r.rect.height, r.rect.x, r.rect.y);
     }
   }
+  covers = std::move(next_covers);
   for (const auto& v : video) {
     const bool live = std::any_of(next.begin(), next.end(),
                                   [&](const VideoRegion& n) { return n.id == v.id; });
@@ -489,27 +556,227 @@ PassPtr Desktop::Pipeline::encode(PassPtr p) {
   }
   // Each job is (tile, codec, whole tile or its delta); deltas only where smaller.
   const size_t n_codecs = codecs.size();
-  tbb::parallel_for(size_t(0), lossless.size() * n_codecs * 2, [&](size_t job) {
-    const bool delta = job % 2 == 1;
-    const size_t k = lossless[job / 2 / n_codecs];
-    const encode::ImageCodec codec = codecs[job / 2 % n_codecs];
-    Tile& tile = *tiles_out[k];
-    if (delta && !tile.has_delta()) return;
-    const ImageView whole = p->pixels[k]->view();
-    const ImageView pixels =
-        delta ? whole.sub(tile.delta.translated(-tile.rect.x, -tile.rect.y)) : whole;
-    auto res = encoders[size_t(codec)]->encode(pixels);
-    if (auto* enc = std::get_if<encode::EncodedImage>(&res)) {
-      auto& slot = delta ? tile.delta_encoded[size_t(codec)] : tile.encoded[size_t(codec)];
-      slot = std::make_shared<encode::EncodedImage>(std::move(*enc));
-    }
-  });
+  // Video regions are encoded beside the tiles (a video encoder runs on one worker while
+  // the others take tiles). Each tile job is (tile, codec, whole tile or its delta); deltas
+  // only where smaller.
+  tbb::parallel_invoke(
+      [&] {
+        tbb::parallel_for(size_t(0), lossless.size() * n_codecs * 2, [&](size_t job) {
+          const bool delta = job % 2 == 1;
+          const size_t k = lossless[job / 2 / n_codecs];
+          const encode::ImageCodec codec = codecs[job / 2 % n_codecs];
+          Tile& tile = *tiles_out[k];
+          if (delta && !tile.has_delta()) return;
+          const ImageView whole = p->pixels[k]->view();
+          const ImageView pixels =
+              delta ? whole.sub(tile.delta.translated(-tile.rect.x, -tile.rect.y)) : whole;
+          auto res = encoders[size_t(codec)]->encode(pixels);
+          if (auto* enc = std::get_if<encode::EncodedImage>(&res)) {
+            auto& slot = delta ? tile.delta_encoded[size_t(codec)] : tile.encoded[size_t(codec)];
+            slot = std::make_shared<encode::EncodedImage>(std::move(*enc));
+          }
+        });
+      },
+      [&] { encode_video(next_version); });
   for (size_t k = 0; k < p->dirty.size(); ++k) {
     tiles_out[k]->lz4 = tiles_out[k]->encoding(encode::ImageCodec::lz4);
     p->tiles[k] = std::move(tiles_out[k]);
   }
   tiles_encoded += lossless.size();
   return p;
+}
+
+namespace {
+// Rate control's quality ladder (Desktop::set_video_level), level 0 = each encoder's
+// default. MJPEG: JPEG quality; x264: CRF; the rate-controlled encoders (VPX, NVENC,
+// VAAPI): a fraction of their default bit rate. The last rung is the quality floor: below
+// it text in a video turns unreadable, so a client that cannot take that skips frames
+// instead (the newest wins).
+constexpr std::array<int, Desktop::kMaxVideoLevel + 1> kMjpegQuality = {0, 55, 42, 30};
+constexpr std::array<int, Desktop::kMaxVideoLevel + 1> kX264Crf = {0, 28, 33, 38};
+constexpr std::array<double, Desktop::kMaxVideoLevel + 1> kBitrateShare = {1.0, 0.6, 0.35, 0.2};
+// The default bit rate of the rate-controlled encoders (encode/src/video_ffmpeg.cpp's
+// target_bitrate: 0.12 bit per pixel per frame), which the shares above scale.
+constexpr double kDefaultBitsPerPixel = 0.12;
+
+// The encoder settings of quality `level` (see the ladder above).
+encode::VideoEncoderConfig video_config(encode::VideoCodec codec, Size size, int fps, int level) {
+  encode::VideoEncoderConfig cfg;
+  cfg.size = size;
+  cfg.fps = fps;
+  const size_t l = size_t(std::clamp(level, 0, Desktop::kMaxVideoLevel));
+  if (l == 0) return cfg;
+  if (codec == encode::VideoCodec::mjpeg) {
+    cfg.quality = kMjpegQuality[l];
+  } else if (codec == encode::VideoCodec::h264) {
+    cfg.quality = kX264Crf[l];  // x264's CRF (NVENC/VAAPI H.264 take the bit rate)
+    cfg.bitrate = int64_t(double(size.width) * size.height * std::max(fps, 1) *
+                          kDefaultBitsPerPixel * kBitrateShare[l]);
+  } else {
+    cfg.bitrate = int64_t(double(size.width) * size.height * std::max(fps, 1) *
+                          kDefaultBitsPerPixel * kBitrateShare[l]);
+  }
+  return cfg;
+}
+}  // namespace
+
+void Desktop::Pipeline::encode_video(uint64_t next_version) {
+  std::vector<encode::VideoCodecChoice> keys;
+  std::vector<int> levels;  // per key
+  std::vector<std::pair<uint32_t, encode::VideoCodecChoice>> asks;
+  {
+    std::lock_guard lock(video_mu);
+    for (const auto& [key, refs] : video_refs) {
+      if (refs > 0) {
+        keys.push_back(key);
+        levels.push_back(level_of(key));
+      }
+    }
+    asks.swap(keyframe_asks);
+  }
+  const auto level_for = [&](const encode::VideoCodecChoice& k) {
+    return levels[size_t(std::find(keys.begin(), keys.end(), k) - keys.begin())];
+  };
+  const auto in_use = [&](const encode::VideoCodecChoice& k) {
+    return std::find(keys.begin(), keys.end(), k) != keys.end();
+  };
+  // Encoders of regions that ended or changed size, of encoders no client uses, and of a
+  // quality level no longer asked for, go.
+  std::erase_if(region_encoders, [&](const RegionEncoder& e) {
+    const auto v = std::find_if(video.begin(), video.end(),
+                                [&](const VideoRegion& r) { return r.id == e.region; });
+    return v == video.end() || v->rect.size() != e.size || !in_use(e.key) ||
+           level_for(e.key) != e.level;
+  });
+  for (const auto& [region, key] : asks) {
+    for (auto& e : region_encoders) {
+      if (e.region == region && e.key == key && e.encoder) e.encoder->request_keyframe();
+    }
+  }
+  // One job per (changed region, encoder in use), each writing its own slot.
+  struct Job {
+    VideoRegion* region;
+    size_t encoder;  // index into region_encoders (which grows while jobs are listed)
+    size_t slot;
+  };
+  std::vector<Job> jobs;
+  for (auto& v : video) {
+    if (v.version != next_version || !v.pixels) continue;  // unchanged: its frames stand
+    v.encoded.assign(keys.size(), EncodedVideoFrame{});
+    for (size_t k = 0; k < keys.size(); ++k) {
+      auto e = std::find_if(region_encoders.begin(), region_encoders.end(),
+                            [&](const RegionEncoder& x) { return x.region == v.id && x.key == keys[k]; });
+      if (e == region_encoders.end()) {
+        RegionEncoder made;
+        made.region = v.id;
+        made.key = keys[k];
+        made.size = v.rect.size();
+        made.id = next_encoder_id++;
+        made.level = levels[k];
+        encode::VideoEncoderConfig cfg = video_config(keys[k].codec, v.rect.size(), owner.fps(),
+                                                       levels[k]);
+        for (const auto& b : encode::video_encoder_registry()) {
+          if (b.name == keys[k].backend && b.codec == keys[k].codec) {
+            made.encoder = b.create(cfg);
+            break;
+          }
+        }
+        if (made.encoder) {
+          if (auto input = made.encoder->yuv_input()) {
+            video_inputs.fetch_or(1u << uint32_t(*input), std::memory_order_relaxed);
+          }
+        } else {
+          made.why = "encoder " + encode::to_string(std::span(&keys[k], 1)) +
+                     " cannot be made at " + std::to_string(cfg.size.width) + "x" +
+                     std::to_string(cfg.size.height);
+          log::warn("desktop {}: video region {}: {}", owner.index(), v.id, made.why);
+        }
+        region_encoders.push_back(std::move(made));
+        e = region_encoders.end() - 1;
+      }
+      v.encoded[k].encoder = keys[k];
+      v.encoded[k].encoder_id = e->id;
+      jobs.push_back(Job{&v, size_t(e - region_encoders.begin()), k});
+    }
+  }
+  tbb::parallel_for(size_t(0), jobs.size(), [&](size_t j) {
+    const Job& job = jobs[j];
+    EncodedVideoFrame& out = job.region->encoded[job.slot];
+    RegionEncoder& e = region_encoders[job.encoder];
+    if (!e.encoder) {
+      out.failed = e.why;
+      return;
+    }
+    // The raster backend's conversion of the picture when the encoder codes from YUV and
+    // it is there (see convert_video): no second conversion in the encoder.
+    const auto input = e.encoder->yuv_input();
+    const YuvImage* yuv = input ? job.region->yuv(*input) : nullptr;
+    auto res = yuv ? e.encoder->encode(*yuv) : e.encoder->encode(job.region->pixels->view());
+    if (auto* f = std::get_if<encode::EncodedFrame>(&res)) {
+      out.seq = ++e.seq;
+      if (f->keyframe) ++keyframes;
+      ++video_frames;
+      out.frame = std::make_shared<const encode::EncodedFrame>(std::move(*f));
+    } else if (auto* u = std::get_if<encode::Unsupported>(&res)) {
+      out.seq = ++e.seq;
+      out.failed = u->why;
+    } else {
+      out.encoder_id = 0;  // dropped by rate control: nothing this time
+    }
+  });
+  // Entries without a frame or a failure (dropped) are left out.
+  for (auto& v : video) {
+    if (v.version != next_version) continue;
+    std::erase_if(v.encoded, [](const EncodedVideoFrame& f) { return f.encoder_id == 0; });
+  }
+}
+
+void Desktop::set_video_level(const encode::VideoCodecChoice& encoder, uint64_t owner,
+                              int level) {
+  std::lock_guard lock(pipeline_->video_mu);
+  auto& asks = pipeline_->level_asks;
+  std::erase_if(asks, [&](const auto& a) { return a.key == encoder && a.owner == owner; });
+  level = std::clamp(level, 0, kMaxVideoLevel);
+  if (level > 0) asks.push_back({encoder, owner, level});
+}
+
+int Desktop::video_level(const encode::VideoCodecChoice& encoder) const {
+  std::lock_guard lock(pipeline_->video_mu);
+  return pipeline_->level_of(encoder);
+}
+
+void Desktop::acquire_video(const encode::VideoCodecChoice& encoder) {
+  std::lock_guard lock(pipeline_->video_mu);
+  for (auto& [key, refs] : pipeline_->video_refs) {
+    if (key == encoder) {
+      ++refs;
+      return;
+    }
+  }
+  pipeline_->video_refs.emplace_back(encoder, 1);
+}
+
+void Desktop::release_video(const encode::VideoCodecChoice& encoder, uint64_t owner) {
+  std::lock_guard lock(pipeline_->video_mu);
+  if (owner != 0) {
+    std::erase_if(pipeline_->level_asks,
+                  [&](const auto& a) { return a.key == encoder && a.owner == owner; });
+  }
+  for (auto& [key, refs] : pipeline_->video_refs) {
+    if (key == encoder) {
+      assert(refs > 0 && "release_video without acquire_video");
+      --refs;
+      return;
+    }
+  }
+  assert(false && "release_video without acquire_video");
+}
+
+void Desktop::request_keyframe(uint32_t region, const encode::VideoCodecChoice& encoder) {
+  std::lock_guard lock(pipeline_->video_mu);
+  auto& asks = pipeline_->keyframe_asks;
+  const std::pair<uint32_t, encode::VideoCodecChoice> ask{region, encoder};
+  if (std::find(asks.begin(), asks.end(), ask) == asks.end()) asks.push_back(ask);
 }
 
 void Desktop::Pipeline::publish(const PassPtr& p) {
@@ -700,8 +967,9 @@ bool Desktop::read_surface(uint32_t id, const Rect& area,
 }
 
 Desktop::Stats Desktop::stats() const {
-  return {pipeline_->frames.load(), pipeline_->skipped.load(), pipeline_->tiles_encoded.load(),
-          pipeline_->video_regions.load()};
+  return {pipeline_->frames.load(),        pipeline_->skipped.load(),
+          pipeline_->tiles_encoded.load(), pipeline_->video_regions.load(),
+          pipeline_->video_frames.load(),  pipeline_->keyframes.load()};
 }
 
 }  // namespace spiceflow::engine

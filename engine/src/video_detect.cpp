@@ -48,6 +48,111 @@ const VideoDetector::Region* VideoDetector::region_of(int32_t tile) const {
   return nullptr;
 }
 
+Rect VideoDetector::cut_strips(Rect r) const {
+  // A thin strip repainted steadily at an edge of the region (the pixel code above a
+  // player or over a window dragged to the top, a status line) is cut off: it stays
+  // lossless and exact. The region's other edges stay on the tile grid (a region
+  // trimmed to its picture would leave the partly covered tiles to be sent lossless
+  // on every frame).
+  for (const Strip& st : strips_) {
+    const Rect& strip = st.rect;
+    if (std::popcount(st.history & kHistoryMask) < kMinThinChanges) continue;
+    if (intersect(strip, r).empty()) continue;
+    const Rect& R = r;
+    // Only a strip at an edge of the region, and only a band of at most
+    // kMaxStripCut pixels: a strip inside the picture (a progress bar over it) stays in.
+    const int32_t top = align_up(strip.bottom(), kRegionAlign);
+    const int32_t bottom = align_down(strip.y, kRegionAlign);
+    const int32_t left = align_up(strip.right(), kRegionAlign);
+    const int32_t right = align_down(strip.x, kRegionAlign);
+    Rect cuts[4] = {};
+    if (strip.y <= R.y && top - R.y <= kMaxStripCut) {
+      cuts[0] = Rect::from_ltrb(R.x, top, R.right(), R.bottom());
+    }
+    if (strip.bottom() >= R.bottom() && R.bottom() - bottom <= kMaxStripCut) {
+      cuts[1] = Rect::from_ltrb(R.x, R.y, R.right(), bottom);
+    }
+    if (strip.x <= R.x && left - R.x <= kMaxStripCut) {
+      cuts[2] = Rect::from_ltrb(left, R.y, R.right(), R.bottom());
+    }
+    if (strip.right() >= R.right() && R.right() - right <= kMaxStripCut) {
+      cuts[3] = Rect::from_ltrb(R.x, R.y, right, R.bottom());
+    }
+    const Rect* best = nullptr;
+    for (const Rect& c : cuts) {
+      if (!c.empty() && (!best || c.area() > best->area())) best = &c;
+    }
+    if (best) r = *best;
+  }
+  return r;
+}
+
+Rect VideoDetector::tiles_around(const Rect& r) const {
+  const int32_t x0 = std::max(0, r.x / tile_), y0 = std::max(0, r.y / tile_);
+  const int32_t x1 = std::min(columns_, (r.right() + tile_ - 1) / tile_);
+  const int32_t y1 = std::min(rows_, (r.bottom() + tile_ - 1) / tile_);
+  return Rect::from_ltrb(x0, y0, std::max(x0, x1), std::max(y0, y1));
+}
+
+void VideoDetector::follow(std::span<const Rect> painted) {
+  for (auto& r : regions_) {
+    if (r.ending) continue;
+    Rect picture;
+    for (const Rect& p : painted) {
+      if (std::min(p.width, p.height) < kMinBulkSide || intersect(p, r.rect).empty()) continue;
+      picture = bounding_union(picture, p);
+    }
+    if (picture.empty()) continue;
+    if (r.picture.empty() || picture == r.picture) {
+      r.picture = picture;
+      r.grow_passes = 0;
+      continue;
+    }
+    if (picture.contains(r.picture)) {
+      // Larger: only once it held (a resize that ended), not for a window painted once.
+      r.grow_passes = picture == r.grow_to ? r.grow_passes + 1 : 1;
+      r.grow_to = picture;
+      if (r.grow_passes < kFollowGrowPasses) continue;
+    } else if (double(picture.area()) < kMinFollowArea * double(r.picture.area())) {
+      continue;  // a small paint inside (an icon, a caption): the picture stays
+    }
+    Rect tiles = tiles_around(picture);
+    if (picture.size() == r.picture.size() && tiles.width <= r.tiles.width &&
+        tiles.height <= r.tiles.height) {
+      // Moved: the region keeps its size (clients keep their stream) where one of that
+      // size holds the picture, the nearest to where it was.
+      const int32_t tx = std::clamp(std::clamp(r.tiles.x, tiles.right() - r.tiles.width, tiles.x),
+                                    0, columns_ - r.tiles.width);
+      const int32_t ty = std::clamp(std::clamp(r.tiles.y, tiles.bottom() - r.tiles.height, tiles.y),
+                                    0, rows_ - r.tiles.height);
+      tiles = Rect{tx, ty, r.tiles.width, r.tiles.height};
+    }
+    const Rect px = intersect(Rect{tiles.x * tile_, tiles.y * tile_, tiles.width * tile_,
+                                   tiles.height * tile_},
+                              Rect::from_size(size_));
+    const Rect rect = mode_ == StreamingVideo::filter ? cut_strips(px) : px;
+    const bool blocked = std::any_of(regions_.begin(), regions_.end(), [&](const Region& o) {
+      return &o != &r && !intersect(o.tiles, tiles).empty();
+    });
+    if (blocked || rect.empty()) continue;  // the other region keeps its place
+    r.picture = picture;
+    r.grow_passes = 0;
+    if (rect == r.rect) continue;  // moved within the same tiles
+    // The tiles left behind forget their history: they showed the video until now and
+    // would otherwise form a second region where the picture was.
+    for (int32_t y = r.tiles.y; y < r.tiles.bottom(); ++y) {
+      for (int32_t x = r.tiles.x; x < r.tiles.right(); ++x) {
+        if (tiles.contains(Rect{x, y, 1, 1})) continue;
+        const size_t t = size_t(y) * size_t(columns_) + size_t(x);
+        changed_[t] = video_[t] = bulk_[t] = 0;
+      }
+    }
+    r.rect = rect;
+    r.tiles = tiles;
+    r.moved = true;
+  }
+}
+
 std::vector<Rect> VideoDetector::update(std::span<const TileChange> changes,
                                         std::optional<std::span<const Rect>> painted) {
   std::vector<Rect> refresh;
@@ -104,6 +209,8 @@ std::vector<Rect> VideoDetector::update(std::span<const TileChange> changes,
     if (has_bulk) bulk_[t] |= 1;
   }
 
+  for (auto& r : regions_) r.moved = false;
+  if (painted) follow(*painted);
   // Live regions: still or not; the still ones end (after one more pass, see update()).
   // Only paints inside the region's rectangle count: a clock or the pixel code sharing its
   // tiles does not keep a stopped video's stream alive.
@@ -192,43 +299,7 @@ std::vector<Rect> VideoDetector::update(std::span<const TileChange> changes,
     r.tiles = t;
     r.rect = intersect(Rect{t.x * tile_, t.y * tile_, t.width * tile_, t.height * tile_},
                        Rect::from_size(size_));
-    if (mode_ == StreamingVideo::filter) {
-      // A thin strip repainted steadily at an edge of the region (the pixel code above a
-      // player or over a window dragged to the top, a status line) is cut off: it stays
-      // lossless and exact. The region's other edges stay on the tile grid (a region
-      // trimmed to its picture would leave the partly covered tiles to be sent lossless
-      // on every frame).
-      for (const Strip& st : strips_) {
-        const Rect& strip = st.rect;
-        if (std::popcount(st.history & kHistoryMask) < kMinThinChanges) continue;
-        if (intersect(strip, r.rect).empty()) continue;
-        const Rect& R = r.rect;
-        // Only a strip at an edge of the region, and only a band of at most
-        // kMaxStripCut pixels: a strip inside the picture (a progress bar over it) stays in.
-        const int32_t top = align_up(strip.bottom(), kRegionAlign);
-        const int32_t bottom = align_down(strip.y, kRegionAlign);
-        const int32_t left = align_up(strip.right(), kRegionAlign);
-        const int32_t right = align_down(strip.x, kRegionAlign);
-        Rect cuts[4] = {};
-        if (strip.y <= R.y && top - R.y <= kMaxStripCut) {
-          cuts[0] = Rect::from_ltrb(R.x, top, R.right(), R.bottom());
-        }
-        if (strip.bottom() >= R.bottom() && R.bottom() - bottom <= kMaxStripCut) {
-          cuts[1] = Rect::from_ltrb(R.x, R.y, R.right(), bottom);
-        }
-        if (strip.x <= R.x && left - R.x <= kMaxStripCut) {
-          cuts[2] = Rect::from_ltrb(left, R.y, R.right(), R.bottom());
-        }
-        if (strip.right() >= R.right() && R.right() - right <= kMaxStripCut) {
-          cuts[3] = Rect::from_ltrb(R.x, R.y, right, R.bottom());
-        }
-        const Rect* best = nullptr;
-        for (const Rect& c : cuts) {
-          if (!c.empty() && (!best || c.area() > best->area())) best = &c;
-        }
-        if (best) r.rect = *best;
-      }
-    }
+    if (mode_ == StreamingVideo::filter) r.rect = cut_strips(r.rect);
     r.changed = true;
     r.fresh = true;
     regions_.push_back(r);

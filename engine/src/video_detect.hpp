@@ -17,10 +17,16 @@
 // (kMinThinChanges) along one of its edges (the pixel code above a player or over a
 // window dragged to the top): that band, at most kMaxStripCut pixels rounded to
 // kRegionAlign, stays lossless. All mode: steady tiles form components, and each becomes
-// a region of its tile-aligned bounding rectangle. Overlapping rectangles merge. A region is never
-// moved or resized while it lives; it ends after kEndAfterStill passes in which nothing
-// painted inside its rectangle changed. Threading: owned by the pipeline, used by the
-// classify stage only.
+// a region of its tile-aligned bounding rectangle. Overlapping rectangles merge. A live
+// region follows its picture: each pass the bounding box of the large paints (both sides >=
+// kMinBulkSide) that meet the region is its picture; a picture that moved or shrank (still
+// >= kMinFollowArea of the old one) moves or resizes the region at once, one that grew
+// only after it held kFollowGrowPasses passes (a window painted over the video for one
+// pass must not drag the stream over it). A moved picture keeps the region's size where a
+// tile-aligned rectangle of that size holds it (a stream of the same size only moves). The region keeps its id; the tiles it left lose
+// their history (or they would start a second region there). It ends after kEndAfterStill
+// passes in which nothing painted inside its rectangle changed. Threading: owned by the
+// pipeline, used by the classify stage only.
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -65,6 +71,13 @@ class VideoDetector {
   /// Passes without any change before a region ends (~0.5 s at 30 fps): a paused or
   /// stuttering video keeps its stream, a stopped one turns lossless soon.
   static constexpr int kEndAfterStill = 15;
+  /// A picture that moved or shrank is followed when it keeps at least this part of the
+  /// old picture's area: a window dragged or made smaller keeps its whole video, while a
+  /// small paint inside a paused video (an icon, a caption) is no new picture.
+  static constexpr double kMinFollowArea = 0.5;
+  /// Passes a larger picture must hold before the region grows to it (~0.1 s at 30 fps):
+  /// a resize that ended, not one pass of a window painted over the video.
+  static constexpr int kFollowGrowPasses = 3;
 
   struct Region {
     uint32_t id = 0;
@@ -73,6 +86,12 @@ class VideoDetector {
     int still = 0;       // passes since a tile inside changed
     bool changed = false;  // a tile inside changed in the last update()
     bool fresh = false;    // created by the last update()
+    bool moved = false;    // rect changed (moved or resized) by the last update()
+    /// The picture: the bounding box of the large paints that met the region in the last
+    /// pass that had any (empty while unknown).
+    Rect picture;
+    Rect grow_to;          // a larger picture seen in the last grow_passes passes
+    int grow_passes = 0;
     /// Went still in the last update(): still published for this pass while its tiles are
     /// re-snapshotted; removed by the next update().
     bool ending = false;
@@ -107,6 +126,12 @@ class VideoDetector {
 
  private:
   bool steady(size_t t) const;
+  /// Cuts a thin strip repainted at an edge of `r` off it (filter mode; see the header).
+  Rect cut_strips(Rect r) const;
+  /// The tile-aligned rectangle (pixels, clipped to the surface) and tile span around `r`.
+  Rect tiles_around(const Rect& r) const;
+  /// Moves or resizes live regions whose picture moved (see the header).
+  void follow(std::span<const Rect> painted);
   bool core(size_t t) const;
   Rect tile_rect(int32_t t) const;
 

@@ -75,6 +75,12 @@ bool ChannelClient::can_send() const {
   return !peer_->closed() && !waiting_for_ack() && peer_->queued_bytes() < Peer::kLowWater;
 }
 
+bool ChannelClient::can_send(uint32_t messages) const {
+  // The last of them may go at unacked_ == 2 * window (as can_send() allows one more).
+  const bool window_room = !acks_ || messages == 0 || unacked_ + messages <= ack_window_ * 2 + 1;
+  return can_send() && window_room;
+}
+
 void ChannelClient::send_ping() {
   msg::Bytes body;
   ping_sent_ = std::chrono::steady_clock::now();

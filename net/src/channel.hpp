@@ -117,6 +117,9 @@ class ChannelClient {
   bool waiting_for_ack() const;
   /// Room to send more (not waiting for an ACK, output queue below low water).
   bool can_send() const;
+  /// Room to send `messages` more without passing the ACK window (a group that must go
+  /// together, like a stream's clip, its exact covered parts and its frame).
+  bool can_send(uint32_t messages) const;
   /// Sends a PING (the reply's round trip is logged at debug level).
   void send_ping();
 

@@ -51,23 +51,35 @@
 //
 // Video streams: for each video region the engine publishes (engine::VideoRegion), a client
 // that decodes one of our video codecs (every spice-gtk decodes MJPEG) gets STREAM_CREATE,
-// then each new picture of the region as STREAM_DATA (the newest only: a client that is
-// behind skips frames), and STREAM_DESTROY when the region leaves the Frame. Meanwhile the
-// region's tiles are not sent to it; the Frame that drops the region refreshes all of them,
-// so the client's picture turns exact again with the usual tile updates. Each stream has
-// its own encoder from encode::make_video_encoder(), run on the event loop: the first entry
-// of the server's --video-codecs list (default: the encoder registry's order) whose codec
-// the client announced (MULTI_CODEC + CODEC_* caps), reordered by the client's
-// PREFERRED_VIDEO_CODEC_TYPE; a client that reports it cannot decode a stream loses that
-// codec and gets the next one.
+// then the region's encoded frames as STREAM_DATA, and STREAM_DESTROY when the region
+// leaves the Frame. Meanwhile the region's tiles are not sent to it; the Frame that drops
+// the region refreshes all of them, so the client's picture turns exact again with the
+// usual tile updates. The encoder is chosen here (the first entry of the server's
+// --video-codecs list, default the encoder registry's order, whose codec the client
+// announced with MULTI_CODEC + CODEC_* caps, reordered by its PREFERRED_VIDEO_CODEC_TYPE; a
+// client that reports it cannot decode a stream loses that codec and gets the next one),
+// but the engine runs it: once per desktop per encoder on its workers
+// (Desktop::acquire_video), so the event loop only sends. A client that is behind skips
+// frames (only the newest goes when there is room) and then waits for a keyframe, which
+// it asks the desktop for, as it does when a stream starts or the client reports drops
+// (STREAM_ACTIVATE_REPORT / STREAM_REPORT); losing frames also takes the encoder's
+// quality down a level (rate_control(), Desktop::set_video_level), keeping up brings it
+// back. A region that moves keeps its stream (frames go
+// STREAM_DATA_SIZED to the new place); one that is resized gets a new stream. Covered parts
+// of a region (a window or text over the video) are clipped out of the stream
+// (STREAM_CLIP) and sent as exact images. send_stream_frame() sends one encoded frame of a
+// stream, whoever encoded it.
 #include <spice/enums.h>
 #include <spice/protocol.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cassert>
 #include <optional>
 #include <unordered_set>
+#include <span>
+#include <utility>
 
 #include "channel.hpp"
 #include "spiceflow/core/log.hpp"
@@ -104,6 +116,23 @@ constexpr size_t kMaxClientPalettes = 4096;
 // Pixmap cache ids: the channel id in the top byte, a count below (see the top comment).
 constexpr int kCacheIdChannelShift = 56;
 constexpr uint64_t kCacheIdCountMask = (uint64_t{1} << kCacheIdChannelShift) - 1;
+
+// STREAM_ACTIVATE_REPORT: the client reports after this many frames or this long, whichever
+// comes first: about a second of 30 fps video, so a drop is answered with a keyframe soon.
+constexpr uint32_t kReportWindowFrames = 30;
+constexpr uint32_t kReportTimeoutMs = 1000;
+
+// How long a client waiting for a keyframe waits before asking again: a few frames, so a
+// keyframe it missed (still behind) is soon replaced, while one slow client cannot make the
+// encoder send every frame as a keyframe to everyone.
+constexpr std::chrono::milliseconds kKeyframeRetry{250};
+
+// Rate control's pace: a client losing frames goes one quality level down at most once a
+// second (a new level starts from a keyframe and takes a moment to show), and one level
+// up after 4 s without losses (slower up than down, so a link at its limit does not
+// oscillate every second).
+constexpr std::chrono::seconds kLevelHold{1};
+constexpr std::chrono::seconds kLevelRecover{4};
 
 class DisplayChannel final : public ChannelClient {
  public:
@@ -146,8 +175,11 @@ class DisplayChannel final : public ChannelClient {
         name(), frames_sent_, secs, secs > 0 ? double(frames_sent_) / secs : 0.0, draws_sent_,
         encode::to_string(codec_), fallbacks_, deltas_sent_, copy_bits_sent_,
         peer_->bytes_sent());
-    log::info("{}: display: {} stream frames in {} streams, {} stream bytes", name(),
-              stream_frames_sent_, streams_created_, stream_bytes_);
+    log::info(
+        "{}: display: {} stream frames in {} streams ({} keyframes, {} skipped while "
+        "behind), {} stream bytes",
+        name(), stream_frames_sent_, streams_created_, stream_keyframes_sent_,
+        stream_frames_skipped_, stream_bytes_);
     if (mode_ == ImageCompression::automatic) {
       log::info("{}: display: auto: {} flat, {} text tiles as {}, {} photo tiles as {}", name(),
                 tiles_by_class_[0], tiles_by_class_[1], encode::to_string(codec_),
@@ -209,7 +241,11 @@ class DisplayChannel final : public ChannelClient {
       case SPICE_MSGC_DISPLAY_STREAM_REPORT: {
         auto m = msg::parse_stream_report(body);
         if (!m) return false;
-        if (m->invalid_stream()) on_invalid_stream(m->stream_id);
+        if (m->invalid_stream()) {
+          on_invalid_stream(m->stream_id);
+        } else if (m->num_drops > 0) {
+          on_stream_drops(*m);
+        }
         return true;
       }
       case SPICE_MSGC_DISPLAY_PREFERRED_VIDEO_CODEC_TYPE: {
@@ -595,13 +631,137 @@ class DisplayChannel final : public ChannelClient {
     if (complete) synced_version_ = frame->version;
   }
 
+  // A hold on the desktop's encoder for a stream (Desktop::acquire_video), released with
+  // the stream however it ends.
+  class VideoLease {
+   public:
+    VideoLease(engine::Desktop& d, encode::VideoCodecChoice key)
+        : d_(&d), key_(std::move(key)), owner_(next_owner()) {
+      d_->acquire_video(key_);
+    }
+    VideoLease(VideoLease&& o) noexcept
+        : d_(std::exchange(o.d_, nullptr)), key_(o.key_), owner_(o.owner_) {}
+    VideoLease& operator=(VideoLease&& o) noexcept {
+      if (this != &o) {
+        if (d_) d_->release_video(key_, owner_);
+        d_ = std::exchange(o.d_, nullptr);
+        key_ = o.key_;
+        owner_ = o.owner_;
+      }
+      return *this;
+    }
+    ~VideoLease() {
+      if (d_) d_->release_video(key_, owner_);
+    }
+    const encode::VideoCodecChoice& key() const { return key_; }
+    /// This stream's quality level on the desktop's encoder (rate control).
+    void set_level(int level) {
+      if (d_) d_->set_video_level(key_, owner_, level);
+    }
+
+   private:
+    static uint64_t next_owner() {
+      static std::atomic<uint64_t> next{1};
+      return next++;
+    }
+    engine::Desktop* d_;
+    encode::VideoCodecChoice key_;
+    uint64_t owner_;
+  };
+
   struct Stream {
     uint32_t region = 0;  // engine::VideoRegion::id
     uint32_t wire_id = 0; // the id on the wire: small and reused (spice-gtk indexes an array)
-    Rect rect;
-    uint64_t sent_version = 0;
-    std::unique_ptr<encode::VideoEncoder> encoder;
+    Rect rect;            // where the region is now
+    Rect dest;            // where STREAM_CREATE put it (frames elsewhere go DATA_SIZED)
+    VideoLease encoder;   // the desktop's encoder whose frames this stream carries
+    // The last frame of it this client saw (sent or skipped), and whether the client
+    // lost one since its last keyframe: then only a keyframe goes, asked for when the wait
+    // began and again every kKeyframeRetry while it lasts (the keyframe may have been
+    // skipped too, by a client still behind).
+    uint64_t encoder_id = 0;
+    uint64_t seq = 0;
+    bool waiting_key = true;
+    std::optional<std::chrono::steady_clock::time_point> key_asked;
+    std::vector<Rect> covered;  // the region's covered parts as the client's clip has them
+    uint32_t report_id = 0;     // STREAM_ACTIVATE_REPORT's unique_id (0: reports not asked)
+    // Rate control (see rate_control()): the quality level this client asks for, since
+    // when, and whether it lost frames since then.
+    int level = 0;
+    std::chrono::steady_clock::time_point level_since = std::chrono::steady_clock::now();
+    bool trouble = false;
   };
+
+  // Rate control, per stream: a client that lost frames (it was behind and skipped some,
+  // or reported drops) asks the desktop's encoder for one quality level lower, at most
+  // every kLevelHold (the change takes a moment to show); one that lost none for
+  // kLevelRecover asks for one higher again. The encoder runs at the lowest quality any of
+  // its clients asks for, down to the floor (engine's kMaxVideoLevel); past that the
+  // client keeps skipping frames (the newest wins).
+  void rate_control(Stream& s) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto held = now - s.level_since;
+    int level = s.level;
+    if (s.trouble && held >= kLevelHold && level < engine::Desktop::kMaxVideoLevel) {
+      ++level;
+    } else if (!s.trouble && held >= kLevelRecover && level > 0) {
+      --level;
+    } else if (!(s.trouble && held >= kLevelHold)) {
+      return;
+    }
+    s.level_since = now;
+    s.trouble = false;
+    if (level == s.level) return;  // at the floor already
+    log::info("{}: stream {}: quality level {} ({})", name(), s.wire_id, level,
+              level > s.level ? "lost frames" : "keeping up");
+    s.level = level;
+    s.encoder.set_level(level);
+  }
+
+  // The client's pixels in `rect` are a stream's: its tiles there go again.
+  void forget_tiles(const Rect& rect) {
+    auto frame = ctx_.desktop(desktop_).latest();
+    if (!frame) return;
+    for (size_t i = 0; i < frame->tiles.size() && i < tile_versions_.size(); ++i) {
+      if (!intersect(rect, frame->tiles[i]->rect).empty()) tile_versions_[i] = 0;
+    }
+  }
+
+  // The region's covered parts changed: the stream is clipped to the rest (STREAM_CLIP,
+  // before any frame of this picture) and the covered parts go as exact images, but for
+  // those the client has exact already (inside a part covered before: covered parts do
+  // not change while covered).
+  static std::vector<Rect> newly_covered(const Stream& s, const engine::VideoRegion& v) {
+    std::vector<Rect> out;
+    for (const Rect& c : v.covered) {
+      if (std::none_of(s.covered.begin(), s.covered.end(),
+                       [&](const Rect& had) { return had.contains(c); })) {
+        out.push_back(c);
+      }
+    }
+    return out;
+  }
+
+  // Where the client may show a stream's frames: the region less its covered parts, or
+  // all of it (never "no clip" once the stream moved: frames still queued at the client for
+  // an older place are clipped away with it).
+  static std::vector<Rect> clip_of(const engine::VideoRegion& v) {
+    return v.shown.empty() ? std::vector<Rect>{v.rect} : v.shown;
+  }
+
+  void send_clip(Stream& s, const engine::VideoRegion& v, std::span<const Rect> fresh) {
+    msg::Bytes body;
+    msg::display_stream_clip(body, s.wire_id, clip_of(v));
+    send(SPICE_MSG_DISPLAY_STREAM_CLIP, body);
+    ++ctx_.stats().display_messages;
+    for (const Rect& c : fresh) {
+      const Rect local{c.x - v.rect.x, c.y - v.rect.y, c.width, c.height};
+      encode_and_send(c, v.pixels->view().sub(local));
+    }
+    s.covered = v.covered;
+    log::info("{}: stream {} clip: {} rects shown, {} covered rects sent exact", name(),
+              s.wire_id, v.shown.size(), fresh.size());
+  }
 
   bool streamed(const Rect& r) const {
     return std::any_of(streams_.begin(), streams_.end(),
@@ -628,14 +788,42 @@ class DisplayChannel final : public ChannelClient {
       return nullptr;
     };
     for (auto it = streams_.begin(); it != streams_.end();) {
-      if (region_of(it->region)) {
+      const engine::VideoRegion* v = region_of(it->region);
+      if (v && v->rect == it->rect) {
+        ++it;
+        continue;
+      }
+      if (v && v->rect.size() == it->rect.size()) {
+        // Moved (a dragged window): the same stream, its frames sized to the new place.
+        // The clip goes to the new place first: the client shows frames it holds later,
+        // and those for the old place must not paint over the exact tiles left behind.
+        if (!can_send(1)) {
+          ++it;  // the next pump moves it; until then its new tiles go as tiles
+          continue;
+        }
+        msg::Bytes clip;
+        msg::display_stream_clip(clip, it->wire_id, clip_of(*v));
+        send(SPICE_MSG_DISPLAY_STREAM_CLIP, clip);
+        ++ctx_.stats().display_messages;
+        it->covered = v->covered;
+        forget_tiles(it->rect);
+        it->rect = v->rect;
+        log::info("{}: stream {} (region {}) moved to {},{}", name(), it->wire_id, it->region,
+                  v->rect.x, v->rect.y);
         ++it;
         continue;
       }
       msg::Bytes body;
       msg::display_stream_destroy(body, it->wire_id);
       send(SPICE_MSG_DISPLAY_STREAM_DESTROY, body);
-      log::info("{}: stream {} (region {}) destroyed", name(), it->wire_id, it->region);
+      if (v) {
+        // Resized: a new stream of the new size follows (sync below).
+        forget_tiles(it->rect);
+        log::info("{}: stream {} (region {}) destroyed: resized to {}x{}", name(), it->wire_id,
+                  it->region, v->rect.width, v->rect.height);
+      } else {
+        log::info("{}: stream {} (region {}) destroyed", name(), it->wire_id, it->region);
+      }
       it = streams_.erase(it);
     }
     std::erase_if(declined_, [&](uint32_t id) { return !region_of(id); });
@@ -645,38 +833,79 @@ class DisplayChannel final : public ChannelClient {
                          std::find(declined_.begin(), declined_.end(), v.id) != declined_.end();
       if (!known) start_stream(v);
     }
-    std::vector<uint32_t> failed;  // wire ids whose encoder declined
+    std::vector<uint32_t> failed;  // wire ids whose encoder failed
     for (auto& s : streams_) {
       const engine::VideoRegion* v = region_of(s.region);
-      if (!v || v->version <= s.sent_version || !v->pixels) continue;
-      if (!can_send()) break;  // the next pump sends the then-newest picture
-      s.sent_version = v->version;
-      // The engine's conversion of the picture (made by the raster backend) when the
-      // encoder codes from YUV and it is there: no second conversion here.
-      const auto input = s.encoder->yuv_input();
-      const YuvImage* yuv = input ? v->yuv(*input) : nullptr;
-      auto res = yuv ? s.encoder->encode(*yuv) : s.encoder->encode(v->pixels->view());
-      if (auto* f = std::get_if<encode::EncodedFrame>(&res)) {
-        msg::Bytes body;
-        const uint32_t mm = ctx_.mm_time() + kPlayoutLeadMs;
-        if (f->width == s.rect.width && f->height == s.rect.height) {
-          msg::display_stream_data(body, s.wire_id, mm, f->data);
-          send(SPICE_MSG_DISPLAY_STREAM_DATA, body);
-        } else {
-          msg::display_stream_data_sized(body, s.wire_id, mm, uint32_t(f->width),
-                                         uint32_t(f->height), s.rect, f->data);
-          send(SPICE_MSG_DISPLAY_STREAM_DATA_SIZED, body);
-        }
-        ++ctx_.stats().display_messages;
-        ++stream_frames_sent_;
-        stream_bytes_ += f->data.size();
-      } else if (auto* u = std::get_if<encode::Unsupported>(&res)) {
-        log::warn("{}: stream {}: {}; region {} goes back to tiles", name(), s.wire_id, u->why,
-                  s.region);
+      if (!v) continue;
+      const auto e = std::find_if(v->encoded.begin(), v->encoded.end(),
+                                  [&](const engine::EncodedVideoFrame& f) {
+                                    return f.encoder == s.encoder.key();
+                                  });
+      if (e == v->encoded.end() || (e->encoder_id == s.encoder_id && e->seq <= s.seq)) continue;
+      if (!e->frame) {
+        log::warn("{}: stream {}: {}; region {} goes back to tiles", name(), s.wire_id,
+                  e->failed, s.region);
         failed.push_back(s.wire_id);
+        continue;
       }
+      // The clip and the exact covered parts go with the frame, in one go.
+      const bool reclip = v->covered != s.covered;
+      const std::vector<Rect> fresh = reclip ? newly_covered(s, *v) : std::vector<Rect>{};
+      if (!can_send(uint32_t(1 + (reclip ? 1 + fresh.size() : 0)))) {
+        break;  // the next pump sends the then-newest picture
+      }
+      // Frames this client could not take meanwhile are gone (the newest wins): with them
+      // what later frames refer to, so it waits for a keyframe, asked for once.
+      const bool next = e->encoder_id == s.encoder_id && e->seq == s.seq + 1;
+      if (!next && s.encoder_id == e->encoder_id && e->seq > s.seq + 1) {
+        skipped_stream_frames(e->seq - s.seq - 1);
+        s.trouble = true;
+      }
+      if (!next) s.waiting_key = true;
+      s.encoder_id = e->encoder_id;
+      s.seq = e->seq;
+      if (s.waiting_key && !e->frame->keyframe) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!s.key_asked || now - *s.key_asked >= kKeyframeRetry) {
+          ctx_.desktop(desktop_).request_keyframe(s.region, s.encoder.key());
+          s.key_asked = now;
+        }
+        skipped_stream_frames(1);
+        continue;
+      }
+      s.waiting_key = false;
+      s.key_asked.reset();
+      rate_control(s);
+      if (reclip) send_clip(s, *v, fresh);
+      send_stream_frame(s, *e->frame);
     }
     for (uint32_t id : failed) decline(id);
+  }
+
+  void skipped_stream_frames(uint64_t n) {
+    stream_frames_skipped_ += n;
+    ctx_.stats().stream_frames_skipped += n;
+  }
+
+  // One encoded frame of `s` (STREAM_DATA, or STREAM_DATA_SIZED when its size or place
+  // differs from the stream's), stamped to show on arrival. Frames encoded elsewhere (a
+  // guest's streaming agent) go out the same way.
+  void send_stream_frame(const Stream& s, const encode::EncodedFrame& f) {
+    msg::Bytes body;
+    const uint32_t mm = ctx_.mm_time() + kPlayoutLeadMs;
+    if (f.width == s.rect.width && f.height == s.rect.height && s.rect == s.dest) {
+      msg::display_stream_data(body, s.wire_id, mm, f.data);
+      send(SPICE_MSG_DISPLAY_STREAM_DATA, body);
+    } else {
+      msg::display_stream_data_sized(body, s.wire_id, mm, uint32_t(f.width), uint32_t(f.height),
+                                     s.rect, f.data);
+      send(SPICE_MSG_DISPLAY_STREAM_DATA_SIZED, body);
+    }
+    ++ctx_.stats().display_messages;
+    ++ctx_.stats().stream_frames;
+    ++stream_frames_sent_;
+    if (f.keyframe) ++stream_keyframes_sent_;
+    stream_bytes_ += f.data.size();
   }
 
   void start_stream(const engine::VideoRegion& v) {
@@ -714,8 +943,25 @@ class DisplayChannel final : public ChannelClient {
     log::info("{}: stream {} for region {} ({}x{} at {},{}): {} ({})", name(), wire_id, v.id,
               v.rect.width, v.rect.height, v.rect.x, v.rect.y,
               encode::to_string((*enc)->codec()), why);
-    streams_.push_back(Stream{v.id, wire_id, v.rect, 0, std::move(*enc)});
+    // The desktop's encoder of this backend and codec makes the frames (one per desktop,
+    // shared with other clients); the one made here only settled the choice. Its next
+    // frame is a keyframe, so a client joining mid-stream starts on one.
+    encode::VideoCodecChoice key{std::string((*enc)->name()), (*enc)->codec()};
+    enc->reset();
+    engine::Desktop& desk = ctx_.desktop(desktop_);
+    streams_.push_back(
+        Stream{v.id, wire_id, v.rect, v.rect, VideoLease(desk, key), 0, 0, true, std::nullopt, {}, 0,
+             0, std::chrono::steady_clock::now(), false});
+    desk.request_keyframe(v.id, key);
     ++streams_created_;
+    if (has_channel_cap(SPICE_DISPLAY_CAP_STREAM_REPORT)) {
+      // The client reports what it showed and dropped (STREAM_REPORT): drops get a keyframe.
+      body.clear();
+      streams_.back().report_id = ++report_ids_;
+      msg::display_stream_activate_report(body, wire_id, report_ids_, kReportWindowFrames,
+                                          kReportTimeoutMs);
+      send(SPICE_MSG_DISPLAY_STREAM_ACTIVATE_REPORT, body);
+    }
   }
 
   // The client's codec preference (most wanted first) reorders the server's list for the
@@ -746,18 +992,26 @@ class DisplayChannel final : public ChannelClient {
     auto it = std::find_if(streams_.begin(), streams_.end(),
                            [&](const Stream& x) { return x.wire_id == wire_id; });
     if (it == streams_.end()) return;  // a stream we ended already
-    const encode::VideoCodec lost = it->encoder->codec();
+    const encode::VideoCodec lost = it->encoder.key().codec;
     std::erase(video_codecs_, lost);
     log::warn("{}: client cannot decode stream {} ({}); region {} tries its next codec", name(),
               wire_id, encode::to_string(lost), it->region);
     retired_ids_.push_back(wire_id);
     const Rect rect = it->rect;
     streams_.erase(it);  // not declined: the next sync_streams starts a new stream
-    auto frame = ctx_.desktop(desktop_).latest();
-    if (!frame) return;
-    for (size_t i = 0; i < frame->tiles.size() && i < tile_versions_.size(); ++i) {
-      if (rect.contains(frame->tiles[i]->rect)) tile_versions_[i] = 0;
-    }
+    forget_tiles(rect);
+  }
+
+  // The client dropped frames of a stream (late, or its decoder failed on them): what
+  // later frames refer to may be gone, so the stream's encoder makes a keyframe.
+  void on_stream_drops(const msg::StreamReport& r) {
+    auto it = std::find_if(streams_.begin(), streams_.end(),
+                           [&](const Stream& x) { return x.wire_id == r.stream_id; });
+    if (it == streams_.end() || it->report_id != r.unique_id) return;  // an ended stream's
+    log::debug("{}: stream {}: client dropped {} of {} frames: keyframe", name(), r.stream_id,
+               r.num_drops, r.num_frames + r.num_drops);
+    ctx_.desktop(desktop_).request_keyframe(it->region, it->encoder.key());
+    it->trouble = true;
   }
 
   // Ends `s` for good: the client gets the region's tiles again (all of them: its pixels
@@ -772,11 +1026,7 @@ class DisplayChannel final : public ChannelClient {
     declined_.push_back(it->region);
     const Rect rect = it->rect;
     streams_.erase(it);
-    auto frame = ctx_.desktop(desktop_).latest();
-    if (!frame) return;
-    for (size_t i = 0; i < frame->tiles.size() && i < tile_versions_.size(); ++i) {
-      if (rect.contains(frame->tiles[i]->rect)) tile_versions_[i] = 0;
-    }
+    forget_tiles(rect);
   }
 
   ImageCompression mode_;
@@ -823,6 +1073,9 @@ class DisplayChannel final : public ChannelClient {
   std::vector<Stream> streams_;
   std::vector<uint32_t> declined_;  // regions this client gets as tiles (no encoder fits)
   uint64_t stream_frames_sent_ = 0;
+  uint64_t stream_keyframes_sent_ = 0;
+  uint32_t report_ids_ = 0;
+  uint64_t stream_frames_skipped_ = 0;  // the client was behind: newer frames went instead
   uint64_t streams_created_ = 0;
   uint64_t stream_bytes_ = 0;
 };

@@ -385,6 +385,27 @@ void display_stream_data_sized(Bytes& out, uint32_t id, uint32_t mm_time, uint32
 
 void display_stream_destroy(Bytes& out, uint32_t id) { ByteWriter(out).u32(id); }
 
+void display_stream_activate_report(Bytes& out, uint32_t id, uint32_t unique_id,
+                                    uint32_t max_window_size, uint32_t timeout_ms) {
+  ByteWriter w(out);
+  w.u32(id);
+  w.u32(unique_id);
+  w.u32(max_window_size);
+  w.u32(timeout_ms);
+}
+
+void display_stream_clip(Bytes& out, uint32_t id, std::span<const Rect> rects) {
+  ByteWriter w(out);
+  w.u32(id);
+  if (rects.empty()) {
+    w.u8(SPICE_CLIP_TYPE_NONE);
+    return;
+  }
+  w.u8(SPICE_CLIP_TYPE_RECTS);
+  w.u32(uint32_t(rects.size()));  // ClipRects inline (protocol 2)
+  for (const Rect& r : rects) put_rect(w, r);
+}
+
 // ---- cursor channel ----
 
 void cursor_init(Bytes& out, Point pos, uint16_t trail_length, uint16_t trail_frequency,

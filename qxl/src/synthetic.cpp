@@ -25,6 +25,10 @@ const std::vector<Workload>& workloads() {
       {{"scroll-text", "full-screen terminal scrolling log lines quickly"}, make_scroll_text},
       {{"window-drag", "a window dragged around over a static wallpaper"}, make_window_drag},
       {{"video", "static desktop with a large video window changing every frame"}, make_video},
+      {{"video-move",
+        "the video window dragged right and back every few seconds, under a sticky note "
+        "of text covering part of its picture"},
+       make_video_move},
       {{"game", "full-screen 3D-like scene where every pixel moves every frame"}, make_game},
       {{"mixed",
         "photo, text, gradients, a translucent panel and 2/16/256-colour swatches in one "

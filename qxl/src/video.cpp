@@ -1,6 +1,11 @@
 // "video": a static desktop with a large media player (2/3 of the screen width, 16:9; 1280x720
 // on a 1920x1080 screen) whose picture changes every frame, plus the player's progress bar
 // and time display.
+// "video-move": the same player dragged right and back again (kDragFrames frames of
+// kDragStep pixels each, after kRestFrames at rest, and so on), moved as a window manager
+// does: a copy of the window, the uncovered wallpaper repainted. A sticky note of text
+// stays on top of the picture at a fixed place, so the picture is painted around it: the
+// stream follows the window and is clipped around the note, which stays exact.
 #include <cstdio>
 
 #include "desktop_base.hpp"
@@ -14,10 +19,31 @@ constexpr int64_t kDurationMs = 5 * 60 * 1000;
 constexpr uint32_t kControlPaper = rgb(24, 24, 28);
 constexpr uint32_t kTrackColor = rgb(70, 70, 80);
 constexpr uint32_t kPlayedColor = rgb(230, 60, 60);
+// video-move: rest, drag right, rest, drag back (frames at the desktop's rate). The drag's
+// 8-pixel steps and the note's 8-aligned rectangle keep the note on the covered-part grid
+// (engine's CoverTracker), so all of it stays exact.
+constexpr int kRestFrames = 60;
+constexpr int kDragFrames = 12;
+constexpr int kDragStep = 8;
+constexpr int kCycleFrames = 2 * (kRestFrames + kDragFrames);
+constexpr uint32_t kNotePaper = rgb(250, 236, 140);
+constexpr uint32_t kNoteInk = rgb(40, 40, 40);
+
+// The window's horizontal offset at `frame` (video-move).
+int drag_offset(uint64_t frame) {
+  const int f = int(frame % kCycleFrames);
+  const int far = kDragFrames * kDragStep;
+  if (f < kRestFrames) return 0;
+  if (f < kRestFrames + kDragFrames) return (f - kRestFrames + 1) * kDragStep;
+  if (f < 2 * kRestFrames + kDragFrames) return far;
+  return far - (f - 2 * kRestFrames - kDragFrames + 1) * kDragStep;
+}
+
+Rect shifted(const Rect& r, int dx) { return Rect{r.x + dx, r.y, r.width, r.height}; }
 
 class Video final : public DesktopBase {
  public:
-  explicit Video(const SyntheticOptions& opts);
+  Video(const SyntheticOptions& opts, bool moving);
 
  protected:
   void paint_scene(const Canvas& c) override;
@@ -25,6 +51,10 @@ class Video final : public DesktopBase {
 
  private:
   void enter(int64_t time_ms);
+  /// Paints the picture at the current offset, around the note.
+  void paint_picture(const Canvas& c) const;
+  /// The scene without the note (within c's clip).
+  void paint_scene_under(const Canvas& c) const;
   int played_at(int64_t time_ms) const {
     return int(int64_t(track_.width) * (time_ms % kDurationMs) / kDurationMs);
   }
@@ -41,9 +71,14 @@ class Video final : public DesktopBase {
   int64_t time_ms_ = -1;
   int64_t shown_second_ = -1;
   int played_ = 0;
+  const bool moving_;
+  int dx_ = 0;    // the window's offset as drawn (video-move)
+  Rect note_;     // the sticky note over the picture (empty: "video")
+  std::shared_ptr<const Image> note_image_;
 };
 
-Video::Video(const SyntheticOptions& opts) : DesktopBase("video", opts) {
+Video::Video(const SyntheticOptions& opts, bool moving)
+    : DesktopBase(moving ? "video-move" : "video", opts), moving_(moving) {
   const Size sz = size();
   const int s = ui().scale;
   const int lh = ui().line_h();
@@ -81,7 +116,34 @@ Video::Video(const SyntheticOptions& opts) : DesktopBase("video", opts) {
                 std::max(0, ws.width - ch.border - 6 * s - track_x), 2 * s};
   frame_ = frame;
 
+  if (moving_) {
+    // Inside the picture at either end of the drag: it starts an eighth of the picture in,
+    // and the drag is shorter than that.
+    const auto a8 = [](int v) { return (v + 7) / 8 * 8; };
+    note_ = Rect{a8(video_.x + vw / 8), a8(video_.y + vh / 8), a8(std::max(64, vw / 4)),
+                 a8(std::max(48, vh / 4))};
+    auto note = std::make_shared<Image>(note_.width, note_.height);
+    fill_rect(*note, Rect::from_size(note_.size()), kNotePaper);
+    const char* lines[] = {"Sticky note", "stays exact", "over the video"};
+    int y = 4 * s;
+    for (const char* l : lines) {
+      draw_text(*note, Point{4 * s, y}, l, kNoteInk, s);
+      y += lh + 2 * s;
+    }
+    note_image_ = note;
+  }
   enter(0);
+}
+
+void Video::paint_picture(const Canvas& c) const {
+  const Rect at = shifted(video_, dx_);
+  if (note_.empty()) {
+    c.blit(Point{at.x, at.y}, picture_);
+    return;
+  }
+  for (const Rect& r : subtract_all(at, std::span<const Rect>(&note_, 1))) {
+    c.blit(r, picture_, Point{r.x - at.x, r.y - at.y});
+  }
 }
 
 void Video::enter(int64_t time_ms) {
@@ -103,28 +165,53 @@ void Video::enter(int64_t time_ms) {
 }
 
 void Video::paint_scene(const Canvas& c) {
+  paint_scene_under(c);
+  if (!note_.empty()) c.blit(Point{note_.x, note_.y}, note_image_);
+}
+
+void Video::paint_scene_under(const Canvas& c) const {
+  const Rect win = shifted(window_, dx_);
+  const Rect track = shifted(track_, dx_);
   c.blit(Point{0, 0}, wallpaper_);
-  c.blit(Point{window_.x, window_.y}, frame_);
-  c.blit(Point{video_.x, video_.y}, picture_);
-  c.blit(time_pos_, time_image_);
-  c.fill(Rect{track_.x, track_.y, played_, track_.height}, kPlayedColor);
-  c.fill(Rect::from_ltrb(track_.x + played_, track_.y, track_.right(), track_.bottom()),
+  c.blit(Point{win.x, win.y}, frame_);
+  paint_picture(c);
+  c.blit(Point{time_pos_.x + dx_, time_pos_.y}, time_image_);
+  c.fill(Rect{track.x, track.y, played_, track.height}, kPlayedColor);
+  c.fill(Rect::from_ltrb(track.x + played_, track.y, track.right(), track.bottom()),
          kTrackColor);
 }
 
 void Video::advance(uint64_t frame, int64_t time_ms, const Canvas& c) {
   const int64_t old_second = shown_second_;
   const int old_played = played_;
-  if (time_ms == time_ms_) return;
+  const int dx = moving_ ? drag_offset(frame) : 0;
+  if (time_ms == time_ms_ && dx == dx_) return;
+  if (dx != dx_) {
+    // The window moves with its pixels; the wallpaper it uncovers is repainted, and the
+    // note (moved along by the copy) goes back on top below.
+    const Rect from = shifted(window_, dx_);
+    const Rect to = shifted(window_, dx);
+    c.copy(to, Point{from.x, from.y});
+    for (const Rect& r : subtract_all(from, std::span<const Rect>(&to, 1))) {
+      c.blit(r, wallpaper_, Point{r.x, r.y});
+    }
+    const int moved = dx - dx_;
+    dx_ = dx;
+    // The note's pixels went along with the copy: the scene goes back where they landed.
+    if (!note_.empty()) paint_scene_under(c.clipped(shifted(note_, moved)));
+  }
   enter(time_ms);
-  c.blit(Point{video_.x, video_.y}, picture_);
-  if (shown_second_ != old_second) c.blit(time_pos_, time_image_);
+  paint_picture(c);
+  if (!note_.empty()) c.blit(Point{note_.x, note_.y}, note_image_);
+  const Point time_pos{time_pos_.x + dx_, time_pos_.y};
+  const Rect track = shifted(track_, dx_);
+  if (shown_second_ != old_second) c.blit(time_pos, time_image_);
   if (played_ > old_played) {
-    c.fill(Rect::from_ltrb(track_.x + old_played, track_.y, track_.x + played_, track_.bottom()),
+    c.fill(Rect::from_ltrb(track.x + old_played, track.y, track.x + played_, track.bottom()),
            kPlayedColor);
   } else if (played_ < old_played) {
-    c.fill(Rect{track_.x, track_.y, played_, track_.height}, kPlayedColor);
-    c.fill(Rect::from_ltrb(track_.x + played_, track_.y, track_.right(), track_.bottom()),
+    c.fill(Rect{track.x, track.y, played_, track.height}, kPlayedColor);
+    c.fill(Rect::from_ltrb(track.x + played_, track.y, track.right(), track.bottom()),
            kTrackColor);
   }
 }
@@ -132,7 +219,11 @@ void Video::advance(uint64_t frame, int64_t time_ms, const Canvas& c) {
 }  // namespace
 
 std::unique_ptr<SyntheticDesktop> make_video(const SyntheticOptions& opts) {
-  return std::make_unique<Video>(opts);
+  return std::make_unique<Video>(opts, false);
+}
+
+std::unique_ptr<SyntheticDesktop> make_video_move(const SyntheticOptions& opts) {
+  return std::make_unique<Video>(opts, true);
 }
 
 }  // namespace spiceflow::qxl

@@ -11,6 +11,7 @@ std::unique_ptr<SyntheticDesktop> make_office(const SyntheticOptions& opts);
 std::unique_ptr<SyntheticDesktop> make_scroll_text(const SyntheticOptions& opts);
 std::unique_ptr<SyntheticDesktop> make_window_drag(const SyntheticOptions& opts);
 std::unique_ptr<SyntheticDesktop> make_video(const SyntheticOptions& opts);
+std::unique_ptr<SyntheticDesktop> make_video_move(const SyntheticOptions& opts);
 std::unique_ptr<SyntheticDesktop> make_game(const SyntheticOptions& opts);
 std::unique_ptr<SyntheticDesktop> make_mixed(const SyntheticOptions& opts);
 

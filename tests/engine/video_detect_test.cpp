@@ -307,3 +307,153 @@ TEST(VideoDetect, SmallClockIsNeverVideo) {
 
 }  // namespace
 }  // namespace spiceflow::engine
+
+namespace spiceflow::engine {
+namespace {
+
+// A region follows its picture (issue 8): a video window dragged across the desktop keeps
+// its region (same id, no second region where it was), and a part of the picture that
+// something covers (a note on top, painted around by the video) is listed as covered.
+
+constexpr int32_t kDragStart = 30;  // frames at rest before the drag
+constexpr int32_t kDragFrames = 16;
+constexpr int32_t kDragStep = 8;
+
+Rect moving_video_at(uint64_t frame) {
+  const int32_t steps =
+      std::clamp<int32_t>(int32_t(frame) - kDragStart, 0, kDragFrames);
+  return Rect{kVideo.x + steps * kDragStep, kVideo.y, kVideo.width, kVideo.height};
+}
+
+std::vector<FillOp> moving_video(uint64_t frame) {
+  std::vector<FillOp> ops;
+  const Rect now = moving_video_at(frame);
+  const Rect before = moving_video_at(frame - 1);
+  if (now != before) {
+    // The uncovered wallpaper: a thin strip.
+    ops.push_back(FillOp{Rect{before.x, before.y, now.x - before.x, before.height}, 0x808080});
+  }
+  ops.push_back(FillOp{now, colour(frame)});
+  return ops;
+}
+
+TEST(VideoFollow, DraggedPictureMovesItsRegion) {
+  auto d = make(moving_video);
+  ASSERT_TRUE(d);
+  run_ticks(*d, kDragStart - 2);
+  ASSERT_EQ(d->latest()->video.size(), 1u);
+  const VideoRegion first = d->latest()->video[0];
+  EXPECT_EQ(first.rect, kVideo);
+  for (int i = 0; i < kDragFrames + 4; ++i) {
+    run_ticks(*d, 1);
+    auto f = d->latest();
+    ASSERT_EQ(f->video.size(), 1u) << "pass " << i << " of the drag";
+    EXPECT_EQ(f->video[0].id, first.id);
+    // The region holds the picture as it is now (tile-aligned around it).
+    const Rect pic = moving_video_at(uint64_t(kDragStart - 2 + i));
+    EXPECT_TRUE(f->video[0].rect.contains(pic))
+        << "pass " << i << ": region " << f->video[0].rect.x << "," << f->video[0].rect.width;
+    ASSERT_NE(f->video[0].pixels, nullptr);
+    EXPECT_EQ(f->video[0].pixels->size(), f->video[0].rect.size());
+  }
+  const Rect end = moving_video_at(kDragStart + kDragFrames);
+  run_ticks(*d, 20);
+  auto f = d->latest();
+  ASSERT_EQ(f->video.size(), 1u);
+  EXPECT_EQ(f->video[0].id, first.id);
+  // It kept the size it took on the first step (the picture then straddled 4 tiles), so
+  // clients only moved their stream; the still part beside the picture is covered.
+  EXPECT_EQ(f->video[0].rect, (Rect{128, 64, 256, 128})) << "tile-aligned around " << end.x;
+  EXPECT_TRUE(f->video[0].rect.contains(end));
+  ASSERT_EQ(f->video[0].covered.size(), 1u);
+  EXPECT_EQ(f->video[0].covered[0], (Rect{128, 64, 64, 128}));
+  EXPECT_EQ(d->stats().video_regions, 1u) << "a second region started where the video was";
+}
+
+const Rect kNote{128, 96, 64, 32};  // on the 8-pixel grid, inside kVideo
+const Rect kStillPatch{80, 160, 16, 16};  // inside kVideo, apart from the note
+
+std::vector<FillOp> covered_video(uint64_t frame) {
+  // The picture around the note (as a window system clips it), then the still note.
+  std::vector<FillOp> ops;
+  ops.push_back(FillOp{Rect::from_ltrb(kVideo.x, kVideo.y, kVideo.right(), kNote.y), colour(frame)});
+  ops.push_back(FillOp{Rect::from_ltrb(kVideo.x, kNote.y, kNote.x, kNote.bottom()), colour(frame)});
+  ops.push_back(FillOp{Rect::from_ltrb(kNote.right(), kNote.y, kVideo.right(), kNote.bottom()),
+                       colour(frame)});
+  ops.push_back(FillOp{Rect::from_ltrb(kVideo.x, kNote.bottom(), kVideo.right(), kVideo.bottom()),
+                       colour(frame)});
+  if (frame == 1) ops.push_back(FillOp{kNote, 0xf0e080});
+  // A small patch of the picture that holds still (a logo, a dark corner): too small to be
+  // a window, it stays in the stream.
+  ops.push_back(FillOp{kStillPatch, 0x102030});
+  return ops;
+}
+
+TEST(VideoFollow, StillPartOverThePictureIsCovered) {
+  auto d = make(covered_video);
+  ASSERT_TRUE(d);
+  run_ticks(*d, 20);
+  ASSERT_EQ(d->latest()->video.size(), 1u);
+  EXPECT_TRUE(d->latest()->video[0].covered.empty()) << "covered before it held still";
+  run_ticks(*d, 30);
+  const auto f = d->latest();
+  ASSERT_EQ(f->video.size(), 1u);
+  const VideoRegion& v = f->video[0];
+  ASSERT_FALSE(v.covered.empty());
+  int64_t covered = 0, shown = 0;
+  for (const Rect& c : v.covered) {
+    EXPECT_TRUE(kNote.contains(c)) << c.x << "," << c.y << " " << c.width << "x" << c.height;
+    covered += c.area();
+  }
+  for (const Rect& s : v.shown) {
+    EXPECT_TRUE(intersect(s, kNote).empty());
+    EXPECT_TRUE(v.rect.contains(s));
+    shown += s.area();
+  }
+  EXPECT_EQ(covered, kNote.area()) << "the small still patch was clipped out too";
+  EXPECT_EQ(covered + shown, v.rect.area());
+}
+
+}  // namespace
+}  // namespace spiceflow::engine
+
+namespace spiceflow::engine {
+namespace {
+
+// A player window made larger, then smaller: the region grows once the larger picture has
+// held a few passes, and shrinks with the smaller one (keeping at least half its area) at
+// once; the same region throughout.
+constexpr uint64_t kGrowAt = 30, kShrinkAt = 50;
+const Rect kLarge{64, 64, 320, 128};  // 5 x 2 tiles
+const Rect kSmall{64, 64, 192, 128};  // 3 x 2 tiles, 60 % of kLarge
+
+std::vector<FillOp> resized_video(uint64_t frame) {
+  std::vector<FillOp> ops;
+  if (frame == kShrinkAt) ops.push_back(FillOp{kLarge, 0x808080});  // the old window's place
+  const Rect now = frame < kGrowAt ? kVideo : frame < kShrinkAt ? kLarge : kSmall;
+  ops.push_back(FillOp{now, colour(frame)});
+  return ops;
+}
+
+TEST(VideoFollow, ResizedPictureResizesItsRegion) {
+  auto d = make(resized_video);
+  ASSERT_TRUE(d);
+  run_ticks(*d, int(kGrowAt));
+  ASSERT_EQ(d->latest()->video.size(), 1u);
+  const uint32_t id = d->latest()->video[0].id;
+  EXPECT_EQ(d->latest()->video[0].rect, kVideo);
+  run_ticks(*d, 1);
+  EXPECT_EQ(d->latest()->video[0].rect, kVideo) << "grew on the first pass of a larger paint";
+  run_ticks(*d, int(kShrinkAt - kGrowAt) - 1);
+  ASSERT_EQ(d->latest()->video.size(), 1u);
+  EXPECT_EQ(d->latest()->video[0].id, id);
+  EXPECT_EQ(d->latest()->video[0].rect, kLarge);
+  run_ticks(*d, 2);
+  ASSERT_EQ(d->latest()->video.size(), 1u);
+  EXPECT_EQ(d->latest()->video[0].id, id);
+  EXPECT_EQ(d->latest()->video[0].rect, kSmall);
+  EXPECT_EQ(d->stats().video_regions, 1u);
+}
+
+}  // namespace
+}  // namespace spiceflow::engine

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <regex>
 #include <cctype>
 #include <cerrno>
@@ -645,6 +646,24 @@ bool json_empty_list(const std::string& json, const std::string& key) {
   pos += needle.size();
   while (pos < json.size() && json[pos] == ' ') ++pos;
   return json.compare(pos, 2, "[]") == 0;
+}
+
+double psnr_in(const Image& a, const Image& b, long x0, long y0, long w, long h, PixelBox skip) {
+  double se = 0;
+  size_t n = 0;
+  for (long y = std::max(0L, y0); y < y0 + h && y < a.height && y < b.height; ++y) {
+    for (long x = std::max(0L, x0); x < x0 + w && x < a.width && x < b.width; ++x) {
+      if (skip.has(x, y)) continue;
+      for (int c = 0; c < 3; ++c) {
+        const double d = double(a.at(int(x), int(y))[c]) - double(b.at(int(x), int(y))[c]);
+        se += d * d;
+        ++n;
+      }
+    }
+  }
+  if (n == 0) return 0;
+  const double mse = se / double(n);
+  return mse == 0 ? 99.0 : 10.0 * std::log10(255.0 * 255.0 / mse);
 }
 
 long number_before(const std::string& log, const std::string& suffix) {

@@ -154,6 +154,14 @@ struct ImageDiff {
   std::string describe() const;
 };
 ImageDiff compare_images(const Image& a, const Image& b);
+/// PSNR (dB, RGB) of b against a over the w x h box at (x0, y0), leaving out `skip` (a box,
+/// w or h 0 for none); 99 when they are equal there, 0 when the box is empty.
+struct PixelBox {
+  long x = 0, y = 0, w = 0, h = 0;
+  bool has(long px, long py) const { return px >= x && px < x + w && py >= y && py < y + h; }
+};
+double psnr_in(const Image& a, const Image& b, long x0, long y0, long w, long h,
+               PixelBox skip = {});
 /// Differing pixels within `radius` (Chebyshev distance) of (cx, cy).
 size_t differing_near(const Image& a, const Image& b, int cx, int cy, int radius);
 

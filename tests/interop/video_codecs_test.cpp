@@ -18,21 +18,6 @@
 namespace spiceflow::interop {
 namespace {
 
-double psnr_in(const Image& a, const Image& b, long x0, long y0, long w, long h) {
-  double se = 0;
-  size_t n = 0;
-  for (long y = y0; y < y0 + h && y < a.height; ++y)
-    for (long x = x0; x < x0 + w && x < a.width; ++x)
-      for (int c = 0; c < 3; ++c) {
-        const double d = double(a.at(int(x), int(y))[c]) - double(b.at(int(x), int(y))[c]);
-        se += d * d;
-        ++n;
-      }
-  if (n == 0) return 0;
-  const double mse = se / double(n);
-  return mse == 0 ? 99.0 : 10.0 * std::log10(255.0 * 255.0 / mse);
-}
-
 // The still picture through each codec measured 30-35 dB over the 1024x640 player window
 // (VP8 31.8-32.3, H.264 29.0-31.4, VP9 33.0-34.4; the low ends on a machine at load 30,
 // where the client drops late frames and shows the one before the last); 27 dB leaves room
@@ -127,6 +112,75 @@ INSTANTIATE_TEST_SUITE_P(
                       VideoCodecCase{"H264", "x264:h264", "h264", kMinStreamPsnr},
                       VideoCodecCase{"Vp9", "gstreamer:vp9", "vp9", kMinStreamPsnr}),
     [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace spiceflow::interop
+
+namespace spiceflow::interop {
+namespace {
+
+// Two spice-client-glib watchers on one desktop, the second joining 2 s into a VP8 stream:
+// the desktop encodes each picture once for both, the late one starts on a keyframe made
+// for it (without one its decoder would show nothing or garbage until the encoder's
+// periodic keyframe, 10 s apart), and both decode the stream and end on the exact picture.
+TEST(VideoShared, SecondClientJoiningMidStreamDecodes) {
+  TempDir dir;
+  Server server(dir);
+  ServerOptions o;
+  o.synthetic = "video";
+  o.size = "1280x720";
+  o.frozen = false;
+  o.fps = 30;
+  o.extra = {"--stop-after", "150", "--video-codecs", "vpx:vp8"};
+  SPICEFLOW_START_SERVER(server, o);
+
+  RunResult first;
+  std::thread early([&] {
+    first = spice_client({"watch", "127.0.0.1", std::to_string(server.port()), "9", "--top-rects",
+                          "5"},
+                         dir.path(), "watch-early");
+  });
+  std::this_thread::sleep_for(2s);
+  const auto streamed = dir / "late-stream.ppm";
+  const auto watched = dir / "late.ppm";
+  RunResult late = spice_client({"watch", "127.0.0.1", std::to_string(server.port()), "7", "--out",
+                                 watched.string(), "--top-rects", "5", "--stream-out",
+                                 streamed.string()},
+                                dir.path(), "watch-late");
+  early.join();
+  ASSERT_EQ(first.exit_code, 0) << first.describe() << "\nserver log:\n" << server.log_tail();
+  ASSERT_EQ(late.exit_code, 0) << late.describe() << "\nserver log:\n" << server.log_tail();
+  const std::string log = server.log();
+  EXPECT_EQ(log.find("cannot decode"), std::string::npos) << log;
+
+  // Both showed stream frames (the most frequent large invalidate is the stream's).
+  for (const RunResult* w : {&first, &late}) {
+    long top[5] = {};
+    ASSERT_TRUE(largest_top_rect(last_line(w->out), top)) << w->out;
+    EXPECT_GE(top[2] * top[3], 640L * 360L) << w->out;
+    EXPECT_GE(top[4], kMinShownFrames) << w->out;
+  }
+
+  const auto fresh_path = dir / "fresh.ppm";
+  RunResult r = spicy_screenshot(server.port(), fresh_path, dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.describe() << "\nserver log:\n" << server.log_tail();
+  std::string why;
+  auto fresh = read_ppm(fresh_path, &why);
+  ASSERT_TRUE(fresh) << why;
+  auto shot = read_ppm(streamed, &why);
+  ASSERT_TRUE(shot) << why << "\n" << late.out;
+  long top[5] = {};
+  ASSERT_TRUE(largest_top_rect(last_line(late.out), top));
+  const double p = psnr_in(*shot, *fresh, top[0], top[1], top[2], top[3]);
+  EXPECT_GE(p, kMinStreamPsnr) << "the late client's last stream frame vs the exact picture";
+  EXPECT_LT(p, 99.0);
+  std::printf("vp8, joined 2 s in: last stream frame %.1f dB\n", p);
+  auto seen = read_ppm(watched, &why);
+  ASSERT_TRUE(seen) << why;
+  const ImageDiff d = compare_images(*fresh, *seen);
+  EXPECT_TRUE(d.same()) << d.describe();
+  EXPECT_TRUE(server.running()) << "server died:\n" << server.log_tail();
+}
 
 }  // namespace
 }  // namespace spiceflow::interop

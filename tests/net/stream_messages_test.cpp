@@ -1,6 +1,6 @@
 // Display stream messages, checked byte for byte against layouts worked out by hand from
 // spice-common's spice.proto (protocol 2.2): stream_create = 122, stream_data,
-// stream_destroy, stream_destroy_all (empty) and stream_data_sized. Each expected run
+// stream_destroy, stream_destroy_all (empty), stream_data_sized and stream_clip. Each expected run
 // names its field.
 #include <gtest/gtest.h>
 #include <spice/enums.h>
@@ -22,6 +22,7 @@ TEST(StreamMsg, MessageNumbers) {
   // The numbers the channel sends them with (spice-protocol's enums.h).
   EXPECT_EQ(SPICE_MSG_DISPLAY_STREAM_CREATE, 122);
   EXPECT_EQ(SPICE_MSG_DISPLAY_STREAM_DATA, 123);
+  EXPECT_EQ(SPICE_MSG_DISPLAY_STREAM_CLIP, 124);
   EXPECT_EQ(SPICE_MSG_DISPLAY_STREAM_DESTROY, 125);
   EXPECT_EQ(SPICE_MSG_DISPLAY_STREAM_DESTROY_ALL, 126);
   EXPECT_EQ(SPICE_MSG_DISPLAY_STREAM_DATA_SIZED, 316);
@@ -96,6 +97,31 @@ TEST(StreamMsg, Destroy) {
   Bytes out;
   display_stream_destroy(out, 7);
   EXPECT_EQ(out, b({0x07, 0x00, 0x00, 0x00}));  // id u32
+}
+
+TEST(StreamMsg, Clip) {
+  Bytes out;
+  const Rect shown[] = {Rect{10, 20, 64, 32}, Rect{0, 0, 8, 8}};
+  display_stream_clip(out, 3, shown);
+  EXPECT_EQ(out, cat({
+                     b({0x03, 0x00, 0x00, 0x00}),  // id u32
+                     b({0x01}),                    // clip.type RECTS
+                     b({0x02, 0x00, 0x00, 0x00}),  // num_rects u32 (inline)
+                     b({0x14, 0x00, 0x00, 0x00}),  // rects[0].top 20
+                     b({0x0a, 0x00, 0x00, 0x00}),  // rects[0].left 10
+                     b({0x34, 0x00, 0x00, 0x00}),  // rects[0].bottom 52
+                     b({0x4a, 0x00, 0x00, 0x00}),  // rects[0].right 74
+                     b({0x00, 0x00, 0x00, 0x00}),  // rects[1].top 0
+                     b({0x00, 0x00, 0x00, 0x00}),  // rects[1].left 0
+                     b({0x08, 0x00, 0x00, 0x00}),  // rects[1].bottom 8
+                     b({0x08, 0x00, 0x00, 0x00}),  // rects[1].right 8
+                 }));
+  out.clear();
+  display_stream_clip(out, 3, {});
+  EXPECT_EQ(out, cat({
+                     b({0x03, 0x00, 0x00, 0x00}),  // id u32
+                     b({0x00}),                    // clip.type NONE
+                 }));
 }
 
 }  // namespace

@@ -56,7 +56,8 @@ Rect text_box_area(Size s) { return Rect{0, 0, s.width * 3 / 4, s.height / 4}; }
 TEST(SyntheticList, OfficeFirstAndAllDescribed) {
   const auto names = workload_names();
   ASSERT_EQ(names,
-            (std::vector<std::string>{"office", "scroll-text", "window-drag", "video", "game", "mixed"}));
+            (std::vector<std::string>{"office", "scroll-text", "window-drag", "video", "video-move",
+                                      "game", "mixed"}));
   for (const SyntheticInfo& info : list_synthetic())
     EXPECT_FALSE(info.description.empty()) << info.name;
 }
@@ -344,6 +345,7 @@ INSTANTIATE_TEST_SUITE_P(Synthetic, EveryWorkload, ::testing::ValuesIn(workload_
 const std::map<std::string, uint64_t> kFrameZeroHashes = {
     {"office", 0xc0a6374d3f2680b3ull},      {"scroll-text", 0x8ec5dd26bcbb32cfull},
     {"window-drag", 0x2cfd0da5bd3d10a6ull}, {"video", 0x294ec5cb7a1d61bbull},
+    {"video-move", 0x84da8ebb6d19d24eull},
     {"game", 0x6abe10d3a9ecdbc8ull},        {"mixed", 0x41900b0a2bc00c39ull},
 };
 

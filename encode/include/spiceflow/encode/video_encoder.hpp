@@ -1,5 +1,6 @@
 #pragma once
-/// Video encoders for display streams: one encoder object per stream (per client), fed the
+/// Video encoders for display streams: one encoder object per stream (the engine keeps one
+/// per video region and backend in use, shared by the clients streaming it), fed the
 /// region's picture each time it changes. Backends sit in one ordered registry of
 /// {name, codec, probe, create}: FFmpeg's NVENC and VAAPI first, then libx264 and libvpx,
 /// and the CPU path (MJPEG via libjpeg-turbo) always built and last; make_video_encoder()
@@ -48,6 +49,9 @@ struct VideoEncoderConfig {
   Size size;       ///< the stream's picture size (every frame has it)
   int fps = 30;    ///< the expected frame rate (for rate control)
   int quality = 0; ///< codec-specific quality hint; 0 = the encoder's default
+  /// Target bits per second of the rate-controlled encoders (VPX, NVENC, VAAPI); 0 = their
+  /// default (encode/README.md). x264 and MJPEG follow `quality` instead.
+  int64_t bitrate = 0;
 };
 
 class VideoEncoder {

@@ -24,6 +24,7 @@
 #include "spiceflow/core/input.hpp"
 #include "spiceflow/core/yuv.hpp"
 #include "spiceflow/encode/image_encoder.hpp"
+#include "spiceflow/encode/video_encoder.hpp"
 #include "spiceflow/qxl/synthetic.hpp"
 
 namespace spiceflow::engine {
@@ -70,11 +71,25 @@ struct Tile {
 /// (they repaint most of each tile); all = any region that changes at a steady rate.
 enum class StreamingVideo { off, filter, all };
 
+/// One encoded picture of a video region, made once per desktop by the encode stage for an
+/// encoder clients use (Desktop::acquire_video) and shared by all of them.
+struct EncodedVideoFrame {
+  encode::VideoCodecChoice encoder;  ///< the registry backend and codec that made it
+  /// The encoder object (a new one, after the region was resized, starts on a keyframe) and
+  /// its frame number from 1: a client that did not get seq - 1 of the same encoder lost
+  /// what this frame refers to and waits for a keyframe.
+  uint64_t encoder_id = 0;
+  uint64_t seq = 0;
+  std::shared_ptr<const encode::EncodedFrame> frame;  ///< null: the encoder failed
+  std::string failed;                                 ///< why, when frame is null
+};
+
 /// A region of the primary surface that changes like video, published for clients that
 /// stream it (their display channel encodes `pixels` as a video frame and skips the
 /// region's tiles; other clients keep getting the tiles, which stay exact). Immutable once
-/// published; a region keeps its id and rect for its whole life. When it goes still it is
-/// dropped from the Frame in the same version that refreshes all its tiles losslessly.
+/// published; a region keeps its id for its whole life and moves or resizes with its
+/// picture (a dragged or resized player window). When it goes still it is dropped from the
+/// Frame in the same version that refreshes all its tiles losslessly.
 struct VideoRegion {
   uint32_t id = 0;
   Rect rect;  ///< tile-aligned, inside the surface
@@ -86,6 +101,15 @@ struct VideoRegion {
   /// null otherwise. A stream encoder codes from these instead of converting `pixels`.
   std::shared_ptr<const YuvImage> i420, nv12;
   const YuvImage* yuv(YuvFormat f) const { return (f == YuvFormat::i420 ? i420 : nv12).get(); }
+  /// Parts of rect that stay still while the rest changes (a window or text over the
+  /// player; engine/src/video_cover.hpp), on an 8-pixel grid: clients clip the stream to
+  /// `shown` and send these exact from `pixels`. Both empty while nothing is covered.
+  std::vector<Rect> covered;
+  std::vector<Rect> shown;  ///< rect less covered, as rectangles
+  /// `pixels` encoded by each encoder in use (Desktop::acquire_video) when the region
+  /// changed; an encoder missing here dropped the picture (rate control) or was acquired
+  /// since.
+  std::vector<EncodedVideoFrame> encoded;
 };
 
 /// An immutable published state of the primary surface.
@@ -186,6 +210,25 @@ class Desktop {
   /// The codecs the encode stage currently makes (options' codecs + acquired ones).
   std::vector<encode::ImageCodec> codecs_in_use() const;
 
+  /// Asks the encode stage to encode every live video region's changes with `encoder` too
+  /// (a registry backend and codec), from the next pass on: one encoder object per region,
+  /// however many clients stream it (their display channels only send the frames).
+  /// Reference-counted like acquire_codec. Thread-safe.
+  void acquire_video(const encode::VideoCodecChoice& encoder);
+  /// `owner`: the one whose set_video_level() entry goes with it (0: none).
+  void release_video(const encode::VideoCodecChoice& encoder, uint64_t owner = 0);
+  /// Rate control: the quality level one client (`owner`, any unique id) can take from
+  /// `encoder`, 0 (full) to kMaxVideoLevel (the quality floor). The desktop's encoder runs
+  /// at the highest level any of its clients asks for (one encode serves them all) and is
+  /// re-made (from a keyframe) when that changes. Thread-safe.
+  void set_video_level(const encode::VideoCodecChoice& encoder, uint64_t owner, int level);
+  /// The level `encoder` runs at now (the highest asked for).
+  int video_level(const encode::VideoCodecChoice& encoder) const;
+  static constexpr int kMaxVideoLevel = 3;
+  /// Makes the next frame `encoder` makes for region `region` a keyframe (a client joined
+  /// the stream or lost frames). Thread-safe.
+  void request_keyframe(uint32_t region, const encode::VideoCodecChoice& encoder);
+
   /// Runs one pipeline pass (called by the Engine's scheduler). Returns false when the
   /// previous pass is still in flight (the tick is skipped: frames drop, queues do not grow).
   bool tick();
@@ -208,6 +251,8 @@ class Desktop {
     uint64_t skipped_ticks = 0;
     uint64_t tiles_encoded = 0;
     uint64_t video_regions = 0;  ///< regions ever started
+    uint64_t video_frames = 0;   ///< region pictures encoded (per encoder in use)
+    uint64_t keyframes = 0;      ///< of which keyframes
   };
   Stats stats() const;
 

@@ -118,6 +118,14 @@ void display_stream_data_sized(Bytes& out, uint32_t id, uint32_t mm_time, uint32
                                uint32_t height, const Rect& dest, std::span<const uint8_t> data);
 /// STREAM_DESTROY: id u32. STREAM_DESTROY_ALL has an empty body.
 void display_stream_destroy(Bytes& out, uint32_t id);
+/// STREAM_ACTIVATE_REPORT: stream_id u32, unique_id u32 (echoed in the client's reports),
+/// max_window_size u32 (frames per report), timeout_ms u32 (the longest between reports).
+void display_stream_activate_report(Bytes& out, uint32_t id, uint32_t unique_id,
+                                    uint32_t max_window_size, uint32_t timeout_ms);
+/// STREAM_CLIP: id u32, clip: type u8 (NONE when `rects` is empty, else RECTS followed by
+/// num_rects u32 and the rects inline). The client shows the stream's frames only inside
+/// the rects (surface coordinates).
+void display_stream_clip(Bytes& out, uint32_t id, std::span<const Rect> rects);
 
 // ---- cursor channel ----
 /// A cursor shape: 32-bit ARGB (SPICE_CURSOR_TYPE_ALPHA), `pixels` = width*height*4 bytes.

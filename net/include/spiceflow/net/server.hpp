@@ -176,6 +176,8 @@ struct ServerStats {
   uint64_t links_ok = 0;
   uint64_t links_refused = 0;
   uint64_t display_messages = 0;
+  uint64_t stream_frames = 0;          ///< STREAM_DATA(_SIZED) sent, all clients
+  uint64_t stream_frames_skipped = 0;  ///< newer frames went instead (a client was behind)
 };
 
 class Server {
