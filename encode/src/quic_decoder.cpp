@@ -1,0 +1,343 @@
+// QUIC decoder, the mirror of quic_encoder.cpp (which explains the format): the same
+// model tables (quic_format.hpp), the same sampling and run decisions, read back.
+//
+// Layout of the stream after the header: row by row, the RGB channels of the row (one
+// shared sampling/run state for the three), then for RGBA the alpha channel of the same
+// row (its own sampling/run state). A "plane" below is such a group of channels.
+//
+// Hostile input: the bit reader returns zero bits past the end and remembers it; every
+// loop is bounded by the row width (a run longer than what is left of its segment is an
+// error), and decoding stops at the first row that read past the end.
+#include "spiceflow/encode/quic_decoder.hpp"
+
+#include <array>
+#include <bit>
+#include <fmt/format.h>
+#include <optional>
+#include <vector>
+
+#include "quic_format.hpp"
+
+namespace spiceflow::encode {
+namespace {
+
+using quic::kBpc;
+using quic::kTables;
+
+// Bits in, most significant first, from little-endian 32-bit words: `word_` holds the next
+// 32 bits of the stream, `next_` the word after them (spice-common's look-ahead reader).
+class BitReader {
+ public:
+  explicit BitReader(std::span<const uint8_t> data) : words_(data.size() / 4), data_(data) {
+    word_ = next_ = load(0);
+    pos_ = 1;
+  }
+  uint32_t peek() const { return word_; }
+  // 1 <= len <= 31
+  void eat(unsigned len) {
+    word_ <<= len;
+    if (avail_ >= len) {
+      avail_ -= len;
+      word_ |= next_ >> avail_;
+      return;
+    }
+    const unsigned d = len - avail_;
+    word_ |= next_ << d;
+    next_ = load(pos_++);
+    avail_ = 32 - d;
+    word_ |= next_ >> avail_;
+  }
+  uint32_t read32() {
+    const uint32_t w = word_;
+    eat(16);
+    eat(16);
+    return w;
+  }
+  bool overrun() const { return overrun_; }
+
+ private:
+  uint32_t load(size_t i) {
+    if (i >= words_) {
+      overrun_ = true;
+      return 0;
+    }
+    const uint8_t* p = data_.data() + i * 4;
+    return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+  }
+
+  const size_t words_;
+  std::span<const uint8_t> data_;
+  uint32_t word_ = 0, next_ = 0;
+  size_t pos_ = 0;
+  unsigned avail_ = 0;
+  bool overrun_ = false;
+};
+
+struct Bucket {
+  std::array<uint32_t, kBpc> cost{};
+  uint8_t best = kBpc - 1;
+};
+
+struct Channel {
+  unsigned shift = 0;  // the channel's bit offset in a 0xAARRGGBB pixel
+  std::array<Bucket, quic::kBuckets> buckets;
+  std::vector<uint8_t> folded;  // as in the encoder: index 0 is the slot before pixel 0
+  unsigned at(uint32_t px) const { return (px >> shift) & 0xff; }
+};
+
+// The sampling and run-length state one plane shares (the encoder's SharedState).
+struct PlaneState {
+  unsigned wait = 0;
+  unsigned seed = 0xff;
+  unsigned wm_index = 0;
+  unsigned wm_left = quic::kWaitMaskStep;
+  unsigned halve_above = quic::kHalveAbove[0];
+  unsigned melc_state = 0;
+  unsigned melc_len = quic::kMelcLen[0];
+  unsigned next_random() { return quic::kChaos[++seed & 0xff]; }
+};
+
+// Decodes the channels at `shifts` of each row's pixels; other bits are left alone.
+template <size_t N>
+class PlaneDecoder {
+ public:
+  PlaneDecoder(BitReader& in, int32_t width, const std::array<unsigned, N>& shifts)
+      : in_(in), width_(width) {
+    for (size_t c = 0; c < N; ++c) {
+      ch_[c].shift = shifts[c];
+      ch_[c].folded.assign(size_t(width) + 1, 0);
+      mask_ |= 0xffu << shifts[c];
+    }
+  }
+
+  // Returns an error message, or nullptr.
+  const char* row(const uint32_t* prev, uint32_t* cur) {
+    for (auto& c : ch_) c.folded[0] = prev ? c.folded[1] : 0;
+    unsigned pos = 0;
+    unsigned left = unsigned(width_);
+    while (st_.wm_index < quic::kWaitMaskMax && st_.wm_left <= left) {
+      if (st_.wm_left) {
+        if (!segment(prev, cur, int(pos), int(pos + st_.wm_left))) return error_;
+        left -= st_.wm_left;
+        pos += st_.wm_left;
+      }
+      ++st_.wm_index;
+      st_.halve_above = quic::kHalveAbove[std::min(st_.wm_index, 10u)];
+      st_.wm_left = quic::kWaitMaskStep;
+    }
+    if (left) {
+      if (!segment(prev, cur, int(pos), int(pos + left))) return error_;
+      if (st_.wm_index < quic::kWaitMaskMax) st_.wm_left -= left;
+    }
+    return nullptr;
+  }
+
+ private:
+  unsigned wait_mask() const { return (1u << st_.wm_index) - 1; }
+  bool same(const uint32_t* row, int a, int b) const { return ((row[a] ^ row[b]) & mask_) == 0; }
+
+  // One Golomb-Rice (or escape) codeword with parameter l.
+  unsigned golomb(unsigned l) {
+    const uint32_t w = in_.peek();
+    unsigned len, v;
+    if (w > (0xffffffffu >> kTables.prefix[l])) {  // a one within the prefix: Golomb-Rice
+      const unsigned zeros = unsigned(std::countl_zero(w));
+      len = zeros + 1 + l;
+      v = (zeros << l) | ((w >> (32 - len)) & ((1u << l) - 1));
+    } else {
+      len = kTables.prefix[l] + kTables.escape_bits[l];
+      v = kTables.gr_values[l] + ((w >> (32 - len)) & ((1u << kTables.escape_bits[l]) - 1));
+    }
+    in_.eat(len);
+    return v & 0xff;
+  }
+
+  void decode_pixel(const uint32_t* prev, uint32_t* cur, int i) {
+    uint32_t out = 0;
+    for (auto& ch : ch_) {
+      const unsigned v = golomb(ch.buckets[kTables.bucket[ch.folded[size_t(i)]]].best);
+      ch.folded[size_t(i) + 1] = uint8_t(v);
+      const unsigned delta = (v & 1) ? 255 - (v >> 1) : v >> 1;  // unfold
+      unsigned predicted;
+      if (!prev) {
+        predicted = i ? ch.at(cur[i - 1]) : 0;
+      } else if (i == 0) {
+        predicted = ch.at(prev[0]);
+      } else {
+        predicted = (ch.at(cur[i - 1]) + ch.at(prev[i])) >> 1;
+      }
+      out |= ((delta + predicted) & 0xff) << ch.shift;
+    }
+    cur[i] = (cur[i] & ~mask_) | out;
+  }
+
+  void learn(int i) {
+    for (auto& ch : ch_) {
+      Bucket& b = ch.buckets[kTables.bucket[ch.folded[size_t(i)]]];
+      const uint8_t v = ch.folded[size_t(i) + 1];
+      unsigned best = kBpc - 1;
+      unsigned best_cost = (b.cost[best] += kTables.len[best][v]);
+      for (int l = int(kBpc) - 2; l >= 0; --l) {
+        const unsigned cost = (b.cost[size_t(l)] += kTables.len[size_t(l)][v]);
+        if (cost < best_cost) {
+          best = unsigned(l);
+          best_cost = cost;
+        }
+      }
+      b.best = uint8_t(best);
+      if (best_cost > st_.halve_above) {
+        for (auto& x : b.cost) x >>= 1;
+      }
+    }
+  }
+
+  // A run's length (the encoder's code_run read back); false when it is longer than
+  // `room` pixels (corrupt data: the encoder never runs past its segment).
+  bool decode_run(unsigned room, unsigned& length) {
+    uint64_t run = 0;
+    for (;;) {
+      const unsigned ones = unsigned(std::countl_one(uint8_t(in_.peek() >> 24)));
+      for (unsigned h = 0; h < ones; ++h) {
+        run += uint64_t{1} << st_.melc_len;
+        if (st_.melc_state < quic::kMelcLen.size() - 1) {
+          st_.melc_len = quic::kMelcLen[++st_.melc_state];
+        }
+      }
+      if (run > room) return false;
+      if (ones != 8) {
+        in_.eat(ones + 1);
+        break;
+      }
+      in_.eat(8);
+    }
+    if (st_.melc_len) {
+      run += in_.peek() >> (32 - st_.melc_len);
+      in_.eat(st_.melc_len);
+    }
+    if (st_.melc_state) st_.melc_len = quic::kMelcLen[--st_.melc_state];
+    if (run > room) return false;
+    length = unsigned(run);
+    return true;
+  }
+
+  // Pixels [i, end) of a row; false (error_ set) on corrupt data.
+  bool segment(const uint32_t* prev, uint32_t* cur, int i, const int end) {
+    const unsigned mask = wait_mask();
+    int stop;
+    if (i == 0) {
+      decode_pixel(prev, cur, 0);
+      if (st_.wait) {
+        --st_.wait;
+      } else {
+        st_.wait = st_.next_random() & mask;
+        learn(0);
+      }
+      stop = ++i + int(st_.wait);
+    } else {
+      stop = i + int(st_.wait);
+    }
+    int run_start = 0;
+    auto run_here = [&](int k) {
+      return prev != nullptr && same(prev, k - 1, k) && run_start != k && k > 2 &&
+             same(cur, k - 1, k - 2);
+    };
+    for (;;) {
+      bool run = false;
+      while (!run && stop < end) {
+        for (; i <= stop; ++i) {
+          if (run_here(i)) {
+            run = true;
+            break;
+          }
+          decode_pixel(prev, cur, i);
+        }
+        if (run) break;
+        learn(stop);
+        stop = i + int(st_.next_random() & mask);
+      }
+      if (!run) {
+        for (; i < end; ++i) {
+          if (run_here(i)) {
+            run = true;
+            break;
+          }
+          decode_pixel(prev, cur, i);
+        }
+        if (!run) {
+          st_.wait = unsigned(stop - end);
+          return true;
+        }
+      }
+      run_start = i;
+      st_.wait = unsigned(stop - i);
+      unsigned length = 0;
+      if (!decode_run(unsigned(end - i), length)) {
+        error_ = "a run is longer than its row";
+        return false;
+      }
+      for (unsigned r = 0; r < length; ++r, ++i) cur[i] = (cur[i] & ~mask_) | (cur[i - 1] & mask_);
+      if (i == end) return true;
+      stop = i + int(st_.wait);
+      if (in_.overrun()) return true;  // the caller reports it after the row
+    }
+  }
+
+  BitReader& in_;
+  const int32_t width_;
+  std::array<Channel, N> ch_;
+  uint32_t mask_ = 0;
+  PlaneState st_;
+  const char* error_ = nullptr;
+};
+
+constexpr uint32_t kOpaque = 0xff000000u;
+
+}  // namespace
+
+Result<QuicDecoded> decode_quic(std::span<const uint8_t> data, const QuicDecodeLimits& limits) {
+  if (data.size() / 4 < quic::kHeaderWords) {
+    return make_error(fmt::format("quic: {} bytes are too few for the header", data.size()));
+  }
+  BitReader in(data);
+  std::array<uint32_t, quic::kHeaderWords> header{};
+  for (auto& h : header) h = in.read32();
+  const auto [magic, version, type, width, height] = header;
+  if (magic != quic::kMagic) return make_error(fmt::format("quic: bad magic {:#x}", magic));
+  if (version != quic::kVersion) return make_error(fmt::format("quic: bad version {}", version));
+  if (type != quic::kTypeRgb32 && type != quic::kTypeRgb24 && type != quic::kTypeRgba) {
+    return make_error(fmt::format("quic: image type {} is not supported (RGB24, RGB32 and RGBA "
+                                  "are)", type));
+  }
+  if (width == 0 || height == 0 || width > uint32_t(limits.max_side) ||
+      height > uint32_t(limits.max_side) ||
+      uint64_t(width) * height > uint64_t(limits.max_pixels)) {
+    return make_error(fmt::format("quic: size {}x{} is empty or over the limits ({} per side, "
+                                  "{} pixels)", width, height, limits.max_side,
+                                  limits.max_pixels));
+  }
+  QuicDecoded out;
+  out.has_alpha = type == quic::kTypeRgba;
+  out.image = Image(int32_t(width), int32_t(height));  // zeroed: planes fill their bits
+  PlaneDecoder<3> rgb(in, int32_t(width), {16, 8, 0});
+  std::optional<PlaneDecoder<1>> alpha;
+  if (out.has_alpha) alpha.emplace(in, int32_t(width), std::array<unsigned, 1>{24});
+  for (int32_t y = 0; y < int32_t(height); ++y) {
+    const uint32_t* prev = y ? out.image.row(y - 1) : nullptr;
+    uint32_t* cur = out.image.row(y);
+    const char* err = rgb.row(prev, cur);
+    if (!err && alpha) err = alpha->row(prev, cur);
+    if (err) return make_error(fmt::format("quic: row {}: {}", y, err));
+    if (in.overrun()) {
+      return make_error(fmt::format("quic: the data ends in row {} of {}", y, height));
+    }
+  }
+  if (!out.has_alpha) {
+    for (int32_t y = 0; y < int32_t(height); ++y) {
+      uint32_t* row = out.image.row(y);
+      for (uint32_t x = 0; x < width; ++x) row[x] |= kOpaque;
+    }
+  }
+  return out;
+}
+
+}  // namespace spiceflow::encode
