@@ -296,22 +296,22 @@ constexpr uint32_t kOpaque = 0xff000000u;
 
 Result<QuicDecoded> decode_quic(std::span<const uint8_t> data, const QuicDecodeLimits& limits) {
   if (data.size() / 4 < quic::kHeaderWords) {
-    return make_error(fmt::format("quic: {} bytes are too few for the header", data.size()));
+    return make_error(fmt::format("QUIC: {} bytes are too few for the header", data.size()));
   }
   BitReader in(data);
   std::array<uint32_t, quic::kHeaderWords> header{};
   for (auto& h : header) h = in.read32();
   const auto [magic, version, type, width, height] = header;
-  if (magic != quic::kMagic) return make_error(fmt::format("quic: bad magic {:#x}", magic));
-  if (version != quic::kVersion) return make_error(fmt::format("quic: bad version {}", version));
+  if (magic != quic::kMagic) return make_error(fmt::format("QUIC: bad magic {:#x}", magic));
+  if (version != quic::kVersion) return make_error(fmt::format("QUIC: bad version {}", version));
   if (type != quic::kTypeRgb32 && type != quic::kTypeRgb24 && type != quic::kTypeRgba) {
-    return make_error(fmt::format("quic: image type {} is not supported (RGB24, RGB32 and RGBA "
+    return make_error(fmt::format("QUIC: image type {} is not supported (RGB24, RGB32 and RGBA "
                                   "are)", type));
   }
   if (width == 0 || height == 0 || width > uint32_t(limits.max_side) ||
       height > uint32_t(limits.max_side) ||
       uint64_t(width) * height > uint64_t(limits.max_pixels)) {
-    return make_error(fmt::format("quic: size {}x{} is empty or over the limits ({} per side, "
+    return make_error(fmt::format("QUIC: size {}x{} is empty or over the limits ({} per side, "
                                   "{} pixels)", width, height, limits.max_side,
                                   limits.max_pixels));
   }
@@ -326,9 +326,9 @@ Result<QuicDecoded> decode_quic(std::span<const uint8_t> data, const QuicDecodeL
     uint32_t* cur = out.image.row(y);
     const char* err = rgb.row(prev, cur);
     if (!err && alpha) err = alpha->row(prev, cur);
-    if (err) return make_error(fmt::format("quic: row {}: {}", y, err));
+    if (err) return make_error(fmt::format("QUIC: row {}: {}", y, err));
     if (in.overrun()) {
-      return make_error(fmt::format("quic: the data ends in row {} of {}", y, height));
+      return make_error(fmt::format("QUIC: the data ends in row {} of {}", y, height));
     }
   }
   if (!out.has_alpha) {

@@ -63,7 +63,7 @@ TEST(QuicDecoder, RejectsBadHeaders) {
     auto dec = decode_quic(d);
     EXPECT_FALSE(dec.ok()) << what;
     if (!dec.ok()) {
-      EXPECT_NE(dec.error().message.find("quic"), std::string::npos);
+      EXPECT_NE(dec.error().message.find("QUIC"), std::string::npos);
     }
   };
   auto d = good;
