@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <variant>
 
@@ -33,6 +35,54 @@ Result<QuicDecoded> decode_prefix(const std::vector<uint8_t>& d, size_t n,
   std::unique_ptr<uint8_t[]> copy(new uint8_t[n ? n : 1]);
   std::memcpy(copy.get(), d.data(), n);
   return decode_quic({copy.get(), n}, lim);
+}
+
+// The picture of the spice-common reference streams in data/ (data/README.md).
+uint32_t reference_pixel(int x, int y) {
+  if ((x / 16 + y / 10) % 2) return 0x80a0b0c0u;
+  if (y % 10 > 2) return 0x3f102030u;
+  return uint32_t((x * 2 + y * 3) & 0xff) << 24 | uint32_t(x * 4 & 0xff) << 16 |
+         uint32_t(y * 5 & 0xff) << 8 | uint32_t((x + y) * 2 & 0xff);
+}
+
+std::vector<uint8_t> data_file(const std::string& name) {
+  std::ifstream f(std::string(SPICEFLOW_ENCODE_TEST_DATA) + "/" + name, std::ios::binary);
+  EXPECT_TRUE(f.good()) << name;
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+void expect_reference_picture(const std::string& file, bool alpha) {
+  auto dec = decode_quic(data_file(file));
+  ASSERT_TRUE(dec.ok()) << dec.error().message;
+  EXPECT_EQ(dec->has_alpha, alpha);
+  ASSERT_EQ(dec->image.size(), (Size{48, 44}));
+  for (int y = 0; y < 44; ++y)
+    for (int x = 0; x < 48; ++x) {
+      const uint32_t want = reference_pixel(x, y) | (alpha ? 0 : 0xff000000u);
+      ASSERT_EQ(dec->image.pixel(x, y), want) << x << "," << y;
+    }
+}
+
+// Streams from spice-common's encoder, for the types ours does not write.
+TEST(QuicDecoder, SpiceCommonRgbaStream) {
+  expect_reference_picture("spice_common_rgba_48x44.quic", true);
+}
+TEST(QuicDecoder, SpiceCommonRgb24Stream) {
+  expect_reference_picture("spice_common_rgb24_48x44.quic", false);
+}
+
+TEST(QuicDecoder, RgbaMutationsNeverCrash) {
+  const auto good = data_file("spice_common_rgba_48x44.quic");
+  std::mt19937 rng(5);
+  for (int round = 0; round < 1000; ++round) {
+    auto d = good;
+    d[20 + rng() % (d.size() - 20)] ^= uint8_t(1u << (rng() % 8));
+    if (round % 4 == 0) d.resize(20 + rng() % (d.size() - 20));
+    auto dec = decode_prefix(d, d.size());
+    if (dec.ok()) {
+      EXPECT_EQ(dec->image.size(), (Size{48, 44}));
+    }
+  }
 }
 
 TEST(QuicDecoder, RoundTripCorpus) {

@@ -4,6 +4,8 @@
 // mismatched and oversized payloads reject the command with a reason and its release info.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <variant>
 
 #include "qxl_parser_fixture.hpp"
@@ -71,6 +73,26 @@ TEST_F(QxlQuicImage, AsPatternBrush) {
   ASSERT_TRUE(op.brush.pattern.image);
   EXPECT_FALSE(op.brush.pattern.has_alpha);
   EXPECT_EQ(op.brush.pattern.image->pixel(5, 6), pic.pixel(5, 6));
+}
+
+// An RGBA stream (spice-common's encoder, tests/encode/data) keeps its alpha and is flagged.
+TEST_F(QxlQuicImage, RgbaStreamKeepsAlpha) {
+  std::ifstream f(std::string(SPICEFLOW_ENCODE_TEST_DATA) + "/spice_common_rgba_48x44.quic",
+                  std::ios::binary);
+  const std::vector<uint8_t> stream{std::istreambuf_iterator<char>(f),
+                                    std::istreambuf_iterator<char>()};
+  ASSERT_FALSE(stream.empty());
+  auto* d = ram.drawable(QXL_DRAW_ALPHA_BLEND, qrect(0, 0, 48, 44));
+  d->u.alpha_blend.src_bitmap = ram.addr(ram.quic_image(stream, 48, 44, {1000}));
+  d->u.alpha_blend.src_area = qrect(0, 0, 48, 44);
+  d->u.alpha_blend.alpha = 255;
+  auto c = parse_draw(d);
+  const auto& op = op_of<AlphaBlendOp>(c);
+  EXPECT_TRUE(op.src.has_alpha);
+  ASSERT_TRUE(op.src.image);
+  EXPECT_EQ(op.src.image->pixel(20, 0), 0x80a0b0c0u);  // data/README.md: (20/16 + 0) is odd
+  EXPECT_EQ(op.src.image->pixel(0, 5), 0x3f102030u);
+  EXPECT_EQ(op.src.image->pixel(1, 1), 0x05040504u);  // A=2+3, R=4, G=5, B=2*(1+1)
 }
 
 TEST_F(QxlQuicImage, TruncatedStreamIsRejected) {
