@@ -3,11 +3,14 @@
 //
 // Layout of the stream after the header: row by row, the RGB channels of the row (one
 // shared sampling/run state for the three), then for RGBA the alpha channel of the same
-// row (its own sampling/run state). A "plane" below is such a group of channels.
+// row (its own sampling/run state). A "plane" below is such a group of channels. RGB16
+// codes 5-bit channels with the 5-bit tables; they are widened to 8 bits as spice-common's
+// canvas does (v << 3 | v >> 2), and predictions use the 5-bit values.
 //
 // Hostile input: the bit reader returns zero bits past the end and remembers it; every
 // loop is bounded by the row width (a run longer than what is left of its segment is an
-// error), and decoding stops at the first row that read past the end.
+// error, as is a 5-bit code value above 31), and decoding stops at the first row that read
+// past the end or went wrong.
 #include "spiceflow/encode/quic_decoder.hpp"
 
 #include <array>
@@ -75,14 +78,13 @@ class BitReader {
 
 struct Bucket {
   std::array<uint32_t, kBpc> cost{};
-  uint8_t best = kBpc - 1;
+  uint8_t best = 0;
 };
 
 struct Channel {
   unsigned shift = 0;  // the channel's bit offset in a 0xAARRGGBB pixel
   std::array<Bucket, quic::kBuckets> buckets;
   std::vector<uint8_t> folded;  // as in the encoder: index 0 is the slot before pixel 0
-  unsigned at(uint32_t px) const { return (px >> shift) & 0xff; }
 };
 
 // The sampling and run-length state one plane shares (the encoder's SharedState).
@@ -101,11 +103,13 @@ struct PlaneState {
 template <size_t N>
 class PlaneDecoder {
  public:
-  PlaneDecoder(BitReader& in, int32_t width, const std::array<unsigned, N>& shifts)
-      : in_(in), width_(width) {
+  PlaneDecoder(BitReader& in, int32_t width, const std::array<unsigned, N>& shifts,
+               const quic::CodeTables& tables)
+      : in_(in), width_(width), t_(tables), value_mask_((1u << tables.bpc) - 1) {
     for (size_t c = 0; c < N; ++c) {
       ch_[c].shift = shifts[c];
       ch_[c].folded.assign(size_t(width) + 1, 0);
+      for (auto& b : ch_[c].buckets) b.best = uint8_t(t_.bpc - 1);
       mask_ |= 0xffu << shifts[c];
     }
   }
@@ -129,56 +133,70 @@ class PlaneDecoder {
       if (!segment(prev, cur, int(pos), int(pos + left))) return error_;
       if (st_.wm_index < quic::kWaitMaskMax) st_.wm_left -= left;
     }
-    return nullptr;
+    return bad_value_ ? "a code value is out of range" : nullptr;
   }
 
  private:
   unsigned wait_mask() const { return (1u << st_.wm_index) - 1; }
   bool same(const uint32_t* row, int a, int b) const { return ((row[a] ^ row[b]) & mask_) == 0; }
+  // A channel's coded value in a decoded pixel (5-bit channels are stored widened).
+  unsigned at(const Channel& ch, uint32_t px) const {
+    return ((px >> ch.shift) & 0xff) >> (8 - t_.bpc);
+  }
+  uint32_t widen(unsigned v) const {
+    return t_.bpc == 8 ? v : (v << (8 - t_.bpc)) | (v >> (2 * t_.bpc - 8));
+  }
 
-  // One Golomb-Rice (or escape) codeword with parameter l.
+  // One Golomb-Rice (or escape) codeword with parameter l. An escape can name values past
+  // the channel's range: 8-bit channels keep the low byte (spice-common stores a byte), a
+  // 5-bit value above 31 marks the stream corrupt (reported after the row).
   unsigned golomb(unsigned l) {
     const uint32_t w = in_.peek();
     unsigned len, v;
-    if (w > (0xffffffffu >> kTables.prefix[l])) {  // a one within the prefix: Golomb-Rice
+    if (w > (0xffffffffu >> t_.prefix[l])) {  // a one within the prefix: Golomb-Rice
       const unsigned zeros = unsigned(std::countl_zero(w));
       len = zeros + 1 + l;
       v = (zeros << l) | ((w >> (32 - len)) & ((1u << l) - 1));
     } else {
-      len = kTables.prefix[l] + kTables.escape_bits[l];
-      v = kTables.gr_values[l] + ((w >> (32 - len)) & ((1u << kTables.escape_bits[l]) - 1));
+      len = t_.prefix[l] + t_.escape_bits[l];
+      v = t_.gr_values[l] + ((w >> (32 - len)) & ((1u << t_.escape_bits[l]) - 1));
     }
     in_.eat(len);
-    return v & 0xff;
+    v &= 0xff;
+    if (v > value_mask_) {
+      bad_value_ = true;
+      v = 0;
+    }
+    return v;
   }
 
   void decode_pixel(const uint32_t* prev, uint32_t* cur, int i) {
     uint32_t out = 0;
     for (auto& ch : ch_) {
-      const unsigned v = golomb(ch.buckets[kTables.bucket[ch.folded[size_t(i)]]].best);
+      const unsigned v = golomb(ch.buckets[t_.bucket[ch.folded[size_t(i)]]].best);
       ch.folded[size_t(i) + 1] = uint8_t(v);
-      const unsigned delta = (v & 1) ? 255 - (v >> 1) : v >> 1;  // unfold
+      const unsigned delta = (v & 1) ? value_mask_ - (v >> 1) : v >> 1;  // unfold
       unsigned predicted;
       if (!prev) {
-        predicted = i ? ch.at(cur[i - 1]) : 0;
+        predicted = i ? at(ch, cur[i - 1]) : 0;
       } else if (i == 0) {
-        predicted = ch.at(prev[0]);
+        predicted = at(ch, prev[0]);
       } else {
-        predicted = (ch.at(cur[i - 1]) + ch.at(prev[i])) >> 1;
+        predicted = (at(ch, cur[i - 1]) + at(ch, prev[i])) >> 1;
       }
-      out |= ((delta + predicted) & 0xff) << ch.shift;
+      out |= widen((delta + predicted) & value_mask_) << ch.shift;
     }
     cur[i] = (cur[i] & ~mask_) | out;
   }
 
   void learn(int i) {
     for (auto& ch : ch_) {
-      Bucket& b = ch.buckets[kTables.bucket[ch.folded[size_t(i)]]];
+      Bucket& b = ch.buckets[t_.bucket[ch.folded[size_t(i)]]];
       const uint8_t v = ch.folded[size_t(i) + 1];
-      unsigned best = kBpc - 1;
-      unsigned best_cost = (b.cost[best] += kTables.len[best][v]);
-      for (int l = int(kBpc) - 2; l >= 0; --l) {
-        const unsigned cost = (b.cost[size_t(l)] += kTables.len[size_t(l)][v]);
+      unsigned best = t_.bpc - 1;
+      unsigned best_cost = (b.cost[best] += t_.len[best][v]);
+      for (int l = int(t_.bpc) - 2; l >= 0; --l) {
+        const unsigned cost = (b.cost[size_t(l)] += t_.len[size_t(l)][v]);
         if (cost < best_cost) {
           best = unsigned(l);
           best_cost = cost;
@@ -186,7 +204,7 @@ class PlaneDecoder {
       }
       b.best = uint8_t(best);
       if (best_cost > st_.halve_above) {
-        for (auto& x : b.cost) x >>= 1;
+        for (unsigned l = 0; l < t_.bpc; ++l) b.cost[l] >>= 1;
       }
     }
   }
@@ -284,10 +302,13 @@ class PlaneDecoder {
 
   BitReader& in_;
   const int32_t width_;
+  const quic::CodeTables& t_;
+  const unsigned value_mask_;  // 2^bpc - 1
   std::array<Channel, N> ch_;
-  uint32_t mask_ = 0;
+  uint32_t mask_ = 0;  // the plane's bits in a pixel
   PlaneState st_;
   const char* error_ = nullptr;
+  bool bad_value_ = false;
 };
 
 constexpr uint32_t kOpaque = 0xff000000u;
@@ -304,9 +325,10 @@ Result<QuicDecoded> decode_quic(std::span<const uint8_t> data, const QuicDecodeL
   const auto [magic, version, type, width, height] = header;
   if (magic != quic::kMagic) return make_error(fmt::format("QUIC: bad magic {:#x}", magic));
   if (version != quic::kVersion) return make_error(fmt::format("QUIC: bad version {}", version));
-  if (type != quic::kTypeRgb32 && type != quic::kTypeRgb24 && type != quic::kTypeRgba) {
-    return make_error(fmt::format("QUIC: image type {} is not supported (RGB24, RGB32 and RGBA "
-                                  "are)", type));
+  if (type != quic::kTypeRgb32 && type != quic::kTypeRgb24 && type != quic::kTypeRgba &&
+      type != quic::kTypeRgb16) {
+    return make_error(fmt::format("QUIC: image type {} is not supported (RGB16, RGB24, RGB32 "
+                                  "and RGBA are)", type));
   }
   if (width == 0 || height == 0 || width > uint32_t(limits.max_side) ||
       height > uint32_t(limits.max_side) ||
@@ -318,9 +340,10 @@ Result<QuicDecoded> decode_quic(std::span<const uint8_t> data, const QuicDecodeL
   QuicDecoded out;
   out.has_alpha = type == quic::kTypeRgba;
   out.image = Image(int32_t(width), int32_t(height));  // zeroed: planes fill their bits
-  PlaneDecoder<3> rgb(in, int32_t(width), {16, 8, 0});
+  PlaneDecoder<3> rgb(in, int32_t(width), {16, 8, 0},
+                      type == quic::kTypeRgb16 ? quic::kTables5 : quic::kTables);
   std::optional<PlaneDecoder<1>> alpha;
-  if (out.has_alpha) alpha.emplace(in, int32_t(width), std::array<unsigned, 1>{24});
+  if (out.has_alpha) alpha.emplace(in, int32_t(width), std::array<unsigned, 1>{24}, kTables);
   for (int32_t y = 0; y < int32_t(height); ++y) {
     const uint32_t* prev = y ? out.image.row(y - 1) : nullptr;
     uint32_t* cur = out.image.row(y);

@@ -67,30 +67,36 @@ constexpr std::array<uint32_t, 256> kChaos = {
 
 
 // Golomb-Rice codes with parameter l for every folded value, capped at kCodeLenLimit bits:
-// values past the cap get a fixed-length escape (a zero prefix, then the offset).
+// values past the cap get a fixed-length escape (a zero prefix, then the offset). One set
+// per channel depth: 8 bits (RGB24/32, RGBA) and 5 bits (RGB16); entries for l >= bpc and
+// values >= 2^bpc are unused.
 struct CodeTables {
+  unsigned bpc = 0;
   std::array<std::array<uint32_t, 256>, kBpc> code{};
   std::array<std::array<uint8_t, 256>, kBpc> len{};
   std::array<uint8_t, kBpc> prefix{};       // zero bits that announce an escape
   std::array<uint16_t, kBpc> gr_values{};   // values coded as Golomb-Rice (the rest escape)
   std::array<uint8_t, kBpc> escape_bits{};  // offset bits after an escape's prefix
-  std::array<uint8_t, 256> fold{};    // prediction error (mod 256) -> 0, 1, 2... by size
-  std::array<uint8_t, 256> bucket{};  // context value -> bucket
+  std::array<uint8_t, 256> fold{};    // prediction error (mod 2^bpc) -> 0, 1, 2... by size
+  std::array<uint8_t, 256> bucket{};  // context value -> bucket: 0 | 1-2 | 3-6 | ... | rest
 };
 
 constexpr unsigned ceil_log2(unsigned v) { return v <= 1 ? 0 : unsigned(std::bit_width(v - 1)); }
 
-constexpr CodeTables make_tables() {
+constexpr CodeTables make_tables(unsigned bpc) {
   CodeTables t;
-  for (unsigned l = 0; l < kBpc; ++l) {
-    const unsigned max_prefix = (1u << (kBpc - l)) - 1;
-    const unsigned prefix = std::min(kCodeLenLimit - kBpc, max_prefix);
+  t.bpc = bpc;
+  const unsigned levels = 1u << bpc;
+  const unsigned mask = levels - 1;
+  for (unsigned l = 0; l < bpc; ++l) {
+    const unsigned max_prefix = (1u << (bpc - l)) - 1;
+    const unsigned prefix = std::min(kCodeLenLimit - bpc, max_prefix);
     const unsigned gr_values = prefix << l;
-    const unsigned escape_bits = ceil_log2(256 - gr_values);
+    const unsigned escape_bits = ceil_log2(levels - gr_values);
     t.prefix[l] = uint8_t(prefix);
     t.gr_values[l] = uint16_t(gr_values);
     t.escape_bits[l] = uint8_t(escape_bits);
-    for (unsigned n = 0; n < 256; ++n) {
+    for (unsigned n = 0; n < levels; ++n) {
       if (n < gr_values) {
         t.code[l][n] = (1u << l) | (n & ((1u << l) - 1));
         t.len[l][n] = uint8_t((n >> l) + l + 1);
@@ -100,12 +106,14 @@ constexpr CodeTables make_tables() {
       }
     }
   }
-  for (unsigned s = 0; s < 256; ++s) {
-    t.fold[s] = uint8_t(s < 128 ? s << 1 : ((255 - s) << 1) + 1);
-    t.bucket[s] = uint8_t(std::min(kBuckets - 1, unsigned(std::bit_width(s + 1)) - 1));
+  for (unsigned s = 0; s < levels; ++s) {
+    t.fold[s] = uint8_t(s <= mask >> 1 ? s << 1 : ((mask - s) << 1) + 1);
+    // The last bucket also takes the values a bucket of the next size would not fill.
+    t.bucket[s] = uint8_t(std::min(bpc - 1, unsigned(std::bit_width(s + 1)) - 1));
   }
   return t;
 }
-inline constexpr CodeTables kTables = make_tables();
+inline constexpr CodeTables kTables = make_tables(kBpc);
+inline constexpr CodeTables kTables5 = make_tables(5);  // RGB16's 5-bit channels
 
 }  // namespace spiceflow::encode::quic

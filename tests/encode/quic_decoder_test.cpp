@@ -51,14 +51,25 @@ std::vector<uint8_t> data_file(const std::string& name) {
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
-void expect_reference_picture(const std::string& file, bool alpha) {
+// RGB16 keeps each channel's top 5 bits and widens them back as v << 3 | v >> 2.
+uint32_t through_555(uint32_t c) {
+  uint32_t out = 0xff000000u;
+  for (int shift : {16, 8, 0}) {
+    const uint32_t v = (c >> (shift + 3)) & 0x1f;
+    out |= (v << 3 | v >> 2) << shift;
+  }
+  return out;
+}
+
+void expect_reference_picture(const std::string& file, bool alpha, bool rgb16 = false) {
   auto dec = decode_quic(data_file(file));
   ASSERT_TRUE(dec.ok()) << dec.error().message;
   EXPECT_EQ(dec->has_alpha, alpha);
   ASSERT_EQ(dec->image.size(), (Size{48, 44}));
   for (int y = 0; y < 44; ++y)
     for (int x = 0; x < 48; ++x) {
-      const uint32_t want = reference_pixel(x, y) | (alpha ? 0 : 0xff000000u);
+      const uint32_t p = reference_pixel(x, y);
+      const uint32_t want = rgb16 ? through_555(p) : alpha ? p : p | 0xff000000u;
       ASSERT_EQ(dec->image.pixel(x, y), want) << x << "," << y;
     }
 }
@@ -70,12 +81,16 @@ TEST(QuicDecoder, SpiceCommonRgbaStream) {
 TEST(QuicDecoder, SpiceCommonRgb24Stream) {
   expect_reference_picture("spice_common_rgb24_48x44.quic", false);
 }
+TEST(QuicDecoder, SpiceCommonRgb16Stream) {
+  expect_reference_picture("spice_common_rgb16_48x44.quic", false, true);
+}
 
-TEST(QuicDecoder, RgbaMutationsNeverCrash) {
-  const auto good = data_file("spice_common_rgba_48x44.quic");
+TEST(QuicDecoder, RgbaAndRgb16MutationsNeverCrash) {
+  const std::vector<uint8_t> good[] = {data_file("spice_common_rgba_48x44.quic"),
+                                       data_file("spice_common_rgb16_48x44.quic")};
   std::mt19937 rng(5);
-  for (int round = 0; round < 1000; ++round) {
-    auto d = good;
+  for (int round = 0; round < 2000; ++round) {
+    auto d = good[round % 2];
     d[20 + rng() % (d.size() - 20)] ^= uint8_t(1u << (rng() % 8));
     if (round % 4 == 0) d.resize(20 + rng() % (d.size() - 20));
     auto dec = decode_prefix(d, d.size());
@@ -122,7 +137,7 @@ TEST(QuicDecoder, RejectsBadHeaders) {
   d = good;
   put_word(d, 1, 1);
   expect_error(d, "version");
-  for (uint32_t t : {0u, 1u, 2u, 6u, 0xffffffffu}) {  // invalid, GRAY, RGB16, unknown
+  for (uint32_t t : {0u, 1u, 6u, 0xffffffffu}) {  // invalid, GRAY, unknown
     d = good;
     put_word(d, 2, t);
     expect_error(d, "type");
@@ -159,7 +174,7 @@ TEST(QuicDecoder, GarbageAfterHeaderFailsOrDecodes) {
     for (auto& b : d) b = uint8_t(rng());
     put_word(d, 0, 0x43495551);
     put_word(d, 1, 0);
-    put_word(d, 2, round % 2 ? 4 : 5);
+    put_word(d, 2, 2 + uint32_t(round) % 4);  // RGB16, RGB24, RGB32, RGBA
     put_word(d, 3, 1 + rng() % 300);
     put_word(d, 4, 1 + rng() % 300);
     auto dec = decode_prefix(d, d.size());

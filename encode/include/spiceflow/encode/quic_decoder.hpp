@@ -1,7 +1,7 @@
 #pragma once
 /// QUIC decoding: the payload of a SPICE_IMAGE_TYPE_QUIC image, as a QXL guest may send
-/// one already compressed. Decodes the 8-bit-per-channel types a SPICE canvas draws:
-/// RGB32 and RGB24 (opaque) and RGBA; RGB16 and GRAY are rejected with an error.
+/// one already compressed. Decodes the types a SPICE canvas draws: RGB32, RGB24 and RGB16
+/// (opaque; RGB16's 5-bit channels widened to 8) and RGBA; GRAY is rejected with an error.
 ///
 /// Safe on hostile input: the header's size is checked against the caller's limits before
 /// anything is allocated, every read of the stream is bounds-checked, and a truncated or
