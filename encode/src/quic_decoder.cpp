@@ -25,7 +25,6 @@ namespace spiceflow::encode {
 namespace {
 
 using quic::kBpc;
-using quic::kTables;
 
 // Bits in, most significant first, from little-endian 32-bit words: `word_` holds the next
 // 32 bits of the stream, `next_` the word after them (spice-common's look-ahead reader).
@@ -99,17 +98,17 @@ struct PlaneState {
   unsigned next_random() { return quic::kChaos[++seed & 0xff]; }
 };
 
-// Decodes the channels at `shifts` of each row's pixels; other bits are left alone.
-template <size_t N>
+// Decodes the N channels of Bpc bits at `shifts` of each row's pixels; other bits are left
+// alone.
+template <size_t N, unsigned Bpc>
 class PlaneDecoder {
  public:
-  PlaneDecoder(BitReader& in, int32_t width, const std::array<unsigned, N>& shifts,
-               const quic::CodeTables& tables)
-      : in_(in), width_(width), t_(tables), value_mask_((1u << tables.bpc) - 1) {
+  PlaneDecoder(BitReader& in, int32_t width, const std::array<unsigned, N>& shifts)
+      : in_(in), width_(width) {
     for (size_t c = 0; c < N; ++c) {
       ch_[c].shift = shifts[c];
       ch_[c].folded.assign(size_t(width) + 1, 0);
-      for (auto& b : ch_[c].buckets) b.best = uint8_t(t_.bpc - 1);
+      for (auto& b : ch_[c].buckets) b.best = uint8_t(Bpc - 1);
       mask_ |= 0xffu << shifts[c];
     }
   }
@@ -140,11 +139,15 @@ class PlaneDecoder {
   unsigned wait_mask() const { return (1u << st_.wm_index) - 1; }
   bool same(const uint32_t* row, int a, int b) const { return ((row[a] ^ row[b]) & mask_) == 0; }
   // A channel's coded value in a decoded pixel (5-bit channels are stored widened).
-  unsigned at(const Channel& ch, uint32_t px) const {
-    return ((px >> ch.shift) & 0xff) >> (8 - t_.bpc);
+  static unsigned at(const Channel& ch, uint32_t px) {
+    return ((px >> ch.shift) & 0xff) >> (8 - Bpc);
   }
-  uint32_t widen(unsigned v) const {
-    return t_.bpc == 8 ? v : (v << (8 - t_.bpc)) | (v >> (2 * t_.bpc - 8));
+  static uint32_t widen(unsigned v) {
+    if constexpr (Bpc == 8) {
+      return v;
+    } else {
+      return (v << (8 - Bpc)) | (v >> (2 * Bpc - 8));
+    }
   }
 
   // One Golomb-Rice (or escape) codeword with parameter l. An escape can name values past
@@ -193,9 +196,9 @@ class PlaneDecoder {
     for (auto& ch : ch_) {
       Bucket& b = ch.buckets[t_.bucket[ch.folded[size_t(i)]]];
       const uint8_t v = ch.folded[size_t(i) + 1];
-      unsigned best = t_.bpc - 1;
+      unsigned best = Bpc - 1;
       unsigned best_cost = (b.cost[best] += t_.len[best][v]);
-      for (int l = int(t_.bpc) - 2; l >= 0; --l) {
+      for (int l = int(Bpc) - 2; l >= 0; --l) {
         const unsigned cost = (b.cost[size_t(l)] += t_.len[size_t(l)][v]);
         if (cost < best_cost) {
           best = unsigned(l);
@@ -204,7 +207,7 @@ class PlaneDecoder {
       }
       b.best = uint8_t(best);
       if (best_cost > st_.halve_above) {
-        for (unsigned l = 0; l < t_.bpc; ++l) b.cost[l] >>= 1;
+        for (unsigned l = 0; l < Bpc; ++l) b.cost[l] >>= 1;
       }
     }
   }
@@ -300,10 +303,12 @@ class PlaneDecoder {
     }
   }
 
+  static constexpr const quic::CodeTables& t_ = Bpc == 8 ? quic::kTables : quic::kTables5;
+  static_assert(t_.bpc == Bpc);
+  static constexpr unsigned value_mask_ = (1u << Bpc) - 1;
+
   BitReader& in_;
   const int32_t width_;
-  const quic::CodeTables& t_;
-  const unsigned value_mask_;  // 2^bpc - 1
   std::array<Channel, N> ch_;
   uint32_t mask_ = 0;  // the plane's bits in a pixel
   PlaneState st_;
@@ -340,14 +345,20 @@ Result<QuicDecoded> decode_quic(std::span<const uint8_t> data, const QuicDecodeL
   QuicDecoded out;
   out.has_alpha = type == quic::kTypeRgba;
   out.image = Image(int32_t(width), int32_t(height));  // zeroed: planes fill their bits
-  PlaneDecoder<3> rgb(in, int32_t(width), {16, 8, 0},
-                      type == quic::kTypeRgb16 ? quic::kTables5 : quic::kTables);
-  std::optional<PlaneDecoder<1>> alpha;
-  if (out.has_alpha) alpha.emplace(in, int32_t(width), std::array<unsigned, 1>{24}, kTables);
+  std::optional<PlaneDecoder<3, 8>> rgb;
+  std::optional<PlaneDecoder<3, 5>> rgb16;
+  std::optional<PlaneDecoder<1, 8>> alpha;
+  constexpr std::array<unsigned, 3> kRgbShifts = {16, 8, 0};  // r, g, b in 0xAARRGGBB
+  if (type == quic::kTypeRgb16) {
+    rgb16.emplace(in, int32_t(width), kRgbShifts);
+  } else {
+    rgb.emplace(in, int32_t(width), kRgbShifts);
+  }
+  if (out.has_alpha) alpha.emplace(in, int32_t(width), std::array<unsigned, 1>{24});
   for (int32_t y = 0; y < int32_t(height); ++y) {
     const uint32_t* prev = y ? out.image.row(y - 1) : nullptr;
     uint32_t* cur = out.image.row(y);
-    const char* err = rgb.row(prev, cur);
+    const char* err = rgb ? rgb->row(prev, cur) : rgb16->row(prev, cur);
     if (!err && alpha) err = alpha->row(prev, cur);
     if (err) return make_error(fmt::format("QUIC: row {}: {}", y, err));
     if (in.overrun()) {
