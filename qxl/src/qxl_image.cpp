@@ -201,10 +201,11 @@ Result<std::shared_ptr<Image>> read_quic(const Guest& g, const QXLImageDescripto
   std::vector<uint8_t> storage;
   const auto bytes = chunks.contiguous(data_size, storage);
   SPICEFLOW_TRY(dec, encode::decode_quic(bytes, {lim.max_image_side, lim.max_image_pixels}));
-  if (uint32_t(dec.image.width()) != desc.width || uint32_t(dec.image.height()) != desc.height) {
+  // Copied out of the packed struct: fmt binds its arguments by reference.
+  const uint32_t desc_w = desc.width, desc_h = desc.height;
+  if (uint32_t(dec.image.width()) != desc_w || uint32_t(dec.image.height()) != desc_h) {
     return make_error(fmt::format("QUIC image: the stream is {}x{}, the descriptor says {}x{}",
-                                  dec.image.width(), dec.image.height(), desc.width,
-                                  desc.height));
+                                  dec.image.width(), dec.image.height(), desc_w, desc_h));
   }
   has_alpha = dec.has_alpha;
   return std::make_shared<Image>(std::move(dec.image));
