@@ -14,6 +14,7 @@
 #include "spiceflow/encode/glz_encoder.hpp"
 #include "spiceflow/encode/image_encoder.hpp"
 #include "spiceflow/encode/pixmap_cache.hpp"
+#include "spiceflow/encode/quic_decoder.hpp"
 
 namespace {
 
@@ -123,6 +124,21 @@ void BM_Codec(benchmark::State& state, enc::ImageCodec codec) {
   report(state, img, out_bytes);
 }
 
+// The QUIC decoder (guest QUIC images the QXL parser decodes) on our encoder's streams of
+// the same content: throughput over the decoded pixel bytes.
+void BM_QuicDecode(benchmark::State& state) {
+  const Image& img = content(int(state.range(0)));
+  const auto stream =
+      std::get<enc::EncodedImage>(enc::make_image_encoder(enc::ImageCodec::quic)->encode(img.view()))
+          .data;
+  for (auto _ : state) {
+    auto dec = enc::decode_quic(stream);
+    if (!dec) state.SkipWithError(dec.error().message.c_str());
+    benchmark::DoNotOptimize(dec);
+  }
+  report(state, img, stream.size());
+}
+
 // GLZ on a fresh window each time (restart() per image): what one image costs on its own,
 // comparable with the codecs above. `zlib` adds the deflate pass of ZLIB_GLZ_RGB.
 void BM_Glz(benchmark::State& state, bool zlib) {
@@ -181,6 +197,7 @@ BENCHMARK_CAPTURE(BM_Codec, lz4, enc::ImageCodec::lz4)
 BENCHMARK_CAPTURE(BM_Codec, quic, enc::ImageCodec::quic)
     ->DenseRange(0, 3)
     ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_QuicDecode)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Codec, lz, enc::ImageCodec::lz)
     ->DenseRange(0, 3)
     ->Unit(benchmark::kMillisecond);

@@ -22,55 +22,19 @@
 namespace spiceflow::encode {
 namespace {
 
-constexpr uint32_t kMagic = 0x43495551;  // "QUIC" read as a little-endian word
-constexpr uint32_t kVersion = 0;
-constexpr uint32_t kTypeRgb32 = 4;  // QuicImageType: INVALID, GRAY, RGB16, RGB24, RGB32, RGBA
+using quic::kMagic;
+using quic::kVersion;
+constexpr uint32_t kTypeRgb32 = quic::kTypeRgb32;
 
-constexpr unsigned kBpc = 8;
-constexpr unsigned kCodeLenLimit = 26;    // longest codeword the decoder's family allows
-constexpr unsigned kBuckets = 8;          // contexts 0 | 1-2 | 3-6 | 7-14 | ... | 127-255
-constexpr unsigned kWaitMaskMax = 6;      // the model learns from 1 in up to 2^6 pixels...
-constexpr unsigned kWaitMaskStep = 2048;  // ...and samples sparser every 2048 pixels
+using quic::kBpc;
+using quic::kBuckets;
+using quic::kTables;
+constexpr unsigned kWaitMaskMax = quic::kWaitMaskMax;
+constexpr unsigned kWaitMaskStep = quic::kWaitMaskStep;
 
 using quic::kChaos;
 using quic::kHalveAbove;
 using quic::kMelcLen;
-
-// Golomb-Rice codes with parameter l for every folded value, capped at kCodeLenLimit bits:
-// values past the cap get a fixed-length escape (a zero prefix, then the offset).
-struct CodeTables {
-  std::array<std::array<uint32_t, 256>, kBpc> code{};
-  std::array<std::array<uint8_t, 256>, kBpc> len{};
-  std::array<uint8_t, 256> fold{};    // prediction error (mod 256) -> 0, 1, 2... by size
-  std::array<uint8_t, 256> bucket{};  // context value -> bucket
-};
-
-constexpr unsigned ceil_log2(unsigned v) { return v <= 1 ? 0 : unsigned(std::bit_width(v - 1)); }
-
-constexpr CodeTables make_tables() {
-  CodeTables t;
-  for (unsigned l = 0; l < kBpc; ++l) {
-    const unsigned max_prefix = (1u << (kBpc - l)) - 1;
-    const unsigned prefix = std::min(kCodeLenLimit - kBpc, max_prefix);
-    const unsigned gr_values = prefix << l;
-    const unsigned escape_bits = ceil_log2(256 - gr_values);
-    for (unsigned n = 0; n < 256; ++n) {
-      if (n < gr_values) {
-        t.code[l][n] = (1u << l) | (n & ((1u << l) - 1));
-        t.len[l][n] = uint8_t((n >> l) + l + 1);
-      } else {
-        t.code[l][n] = n - gr_values;
-        t.len[l][n] = uint8_t(prefix + escape_bits);
-      }
-    }
-  }
-  for (unsigned s = 0; s < 256; ++s) {
-    t.fold[s] = uint8_t(s < 128 ? s << 1 : ((255 - s) << 1) + 1);
-    t.bucket[s] = uint8_t(std::min(kBuckets - 1, unsigned(std::bit_width(s + 1)) - 1));
-  }
-  return t;
-}
-constexpr CodeTables kTables = make_tables();
 
 // Bits out, most significant first, into little-endian 32-bit words.
 class BitWriter {

@@ -1,10 +1,28 @@
 #pragma once
-// QUIC's format constants: the model tables the encoder and any decoder (spice-common's,
-// and the test decoder in tests/encode) must share bit for bit. Data, not algorithm.
+// QUIC's format constants: the model tables the encoder (quic_encoder.cpp), our decoder
+// (quic_decoder.cpp) and spice-common's decoder must share bit for bit. Data, not algorithm.
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 
 namespace spiceflow::encode::quic {
+
+constexpr uint32_t kMagic = 0x43495551;  // "QUIC" read as a little-endian word
+constexpr uint32_t kVersion = 0;
+// QuicImageType: INVALID, GRAY, RGB16, RGB24, RGB32, RGBA.
+constexpr uint32_t kTypeGray = 1;
+constexpr uint32_t kTypeRgb16 = 2;
+constexpr uint32_t kTypeRgb24 = 3;
+constexpr uint32_t kTypeRgb32 = 4;
+constexpr uint32_t kTypeRgba = 5;
+constexpr unsigned kHeaderWords = 5;  // magic, version, type, width, height
+
+constexpr unsigned kBpc = 8;              // bits per channel of the 8-bit types
+constexpr unsigned kCodeLenLimit = 26;    // longest codeword the decoder's family allows
+constexpr unsigned kBuckets = 8;          // contexts 0 | 1-2 | 3-6 | 7-14 | ... | 127-255
+constexpr unsigned kWaitMaskMax = 6;      // the model learns from 1 in up to 2^6 pixels...
+constexpr unsigned kWaitMaskStep = 2048;  // ...and samples sparser every 2048 pixels
 
 // Counter-halving thresholds per wait-mask index (model evolution 3: buckets 1 2 4 8...).
 constexpr std::array<uint16_t, 11> kHalveAbove = {110, 550, 900, 800, 550, 400,
@@ -46,5 +64,56 @@ constexpr std::array<uint32_t, 256> kChaos = {
     0x923a9559, 0x37a7a1f6, 0x059f8861, 0xca493e62, 0x65157e81, 0x8f6467dd, 0xab85ff9f, 0x9331aff2,
     0x8616b9f5, 0xedbd5695, 0xee7e29b1, 0x313ac44f, 0xb903112f, 0x432ef649, 0xdc0a36c0, 0x61cf2bba,
     0x81474925, 0xa8b6c7ad, 0xee5931de, 0xb2f8158d, 0x59fb7409, 0x2e3dfaed, 0x9af25a3f, 0xe1fed4d5};
+
+
+// Golomb-Rice codes with parameter l for every folded value, capped at kCodeLenLimit bits:
+// values past the cap get a fixed-length escape (a zero prefix, then the offset). One set
+// per channel depth: 8 bits (RGB24/32, RGBA) and 5 bits (RGB16); entries for l >= bpc and
+// values >= 2^bpc are unused.
+struct CodeTables {
+  unsigned bpc = 0;
+  std::array<std::array<uint32_t, 256>, kBpc> code{};
+  std::array<std::array<uint8_t, 256>, kBpc> len{};
+  std::array<uint8_t, kBpc> prefix{};       // zero bits that announce an escape
+  std::array<uint16_t, kBpc> gr_values{};   // values coded as Golomb-Rice (the rest escape)
+  std::array<uint8_t, kBpc> escape_bits{};  // offset bits after an escape's prefix
+  std::array<uint8_t, 256> fold{};    // prediction error (mod 2^bpc) -> 0, 1, 2... by size
+  std::array<uint8_t, 256> bucket{};  // context value -> bucket: 0 | 1-2 | 3-6 | ... | rest
+};
+
+constexpr unsigned ceil_log2(unsigned v) { return v <= 1 ? 0 : unsigned(std::bit_width(v - 1)); }
+
+constexpr CodeTables make_tables(unsigned bpc) {
+  CodeTables t;
+  t.bpc = bpc;
+  const unsigned levels = 1u << bpc;
+  const unsigned mask = levels - 1;
+  for (unsigned l = 0; l < bpc; ++l) {
+    const unsigned max_prefix = (1u << (bpc - l)) - 1;
+    const unsigned prefix = std::min(kCodeLenLimit - bpc, max_prefix);
+    const unsigned gr_values = prefix << l;
+    const unsigned escape_bits = ceil_log2(levels - gr_values);
+    t.prefix[l] = uint8_t(prefix);
+    t.gr_values[l] = uint16_t(gr_values);
+    t.escape_bits[l] = uint8_t(escape_bits);
+    for (unsigned n = 0; n < levels; ++n) {
+      if (n < gr_values) {
+        t.code[l][n] = (1u << l) | (n & ((1u << l) - 1));
+        t.len[l][n] = uint8_t((n >> l) + l + 1);
+      } else {
+        t.code[l][n] = n - gr_values;
+        t.len[l][n] = uint8_t(prefix + escape_bits);
+      }
+    }
+  }
+  for (unsigned s = 0; s < levels; ++s) {
+    t.fold[s] = uint8_t(s <= mask >> 1 ? s << 1 : ((mask - s) << 1) + 1);
+    // The last bucket also takes the values a bucket of the next size would not fill.
+    t.bucket[s] = uint8_t(std::min(bpc - 1, unsigned(std::bit_width(s + 1)) - 1));
+  }
+  return t;
+}
+inline constexpr CodeTables kTables = make_tables(kBpc);
+inline constexpr CodeTables kTables5 = make_tables(5);  // RGB16's 5-bit channels
 
 }  // namespace spiceflow::encode::quic

@@ -8,8 +8,9 @@
 namespace spiceflow::qxl::detail {
 
 /// Reads the QXLImage at `addr` (must not be null): a bitmap in any SPICE_BITMAP_FMT_*
-/// becomes a 32-bit Image, a surface image names its surface id. Compressed guest images
-/// (QUIC, LZ, ...) are rejected. `src_size` receives the bitmap size (empty for surfaces).
+/// becomes a 32-bit Image, a QUIC image is decoded to one, a surface image names its surface
+/// id. Other compressed types (LZ, GLZ, JPEG, ...; the reference server takes none of them
+/// from a guest) are rejected. `src_size` receives the image size (empty for surfaces).
 Result<ImageSource> read_image(const Guest& g, GuestAddress addr, Size* src_size = nullptr);
 
 /// Reads a QXLQMask; a null bitmap address gives an empty Mask (no mask).

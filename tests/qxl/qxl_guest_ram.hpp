@@ -129,6 +129,27 @@ class GuestRam {
     return img;
   }
 
+  /// A QXLImage holding a QUIC stream of a w x h image: data_size, then the stream's first
+  /// chunk inline (as QXLQUICData has it), split into more chunks at `splits`.
+  QXLImage* quic_image(std::span<const uint8_t> stream, uint32_t w, uint32_t h,
+                       std::vector<size_t> splits = {}) {
+    const size_t n0 = splits.empty() ? stream.size() : std::min(splits[0], stream.size());
+    auto* img = alloc<QXLImage>(sizeof(QXLDataChunk) + n0);
+    img->descriptor.type = SPICE_IMAGE_TYPE_QUIC;
+    img->descriptor.width = w;
+    img->descriptor.height = h;
+    img->quic.data_size = uint32_t(stream.size());
+    auto* head = reinterpret_cast<QXLDataChunk*>(img->quic.data);
+    fill_chunk(head, stream.first(n0));
+    if (n0 < stream.size()) {
+      splits.erase(splits.begin());
+      QXLDataChunk* rest = chunks(stream.subspan(n0), splits);
+      head->next_chunk = addr(rest);
+      rest->prev_chunk = addr(head);
+    }
+    return img;
+  }
+
   QXLImage* surface_image(uint32_t surface_id) {
     auto* img = alloc<QXLImage>();
     img->descriptor.type = SPICE_IMAGE_TYPE_SURFACE;

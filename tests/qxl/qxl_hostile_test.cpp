@@ -71,7 +71,7 @@ TEST_F(QxlHostile, UnknownTypes) {
   di->u.copy.src_bitmap = ram.addr(img);
   EXPECT_REASON(parse_draw(di), "unknown type 55");
 
-  auto* q = gradient(2, 2);
+  auto* q = gradient(2, 2);  // a bitmap's body read as QUIC data: not a QUIC stream
   q->descriptor.type = SPICE_IMAGE_TYPE_QUIC;
   auto* dq = ram.drawable(QXL_DRAW_COPY, qrect(0, 0, 2, 2));
   dq->u.copy.src_bitmap = ram.addr(q);
