@@ -99,7 +99,9 @@ struct Desktop::Pipeline {
   uint64_t next_sub = 1;                                                 // guarded by sub_mu
 
   std::atomic<bool> in_flight{false};
-  std::atomic<bool> kicked{false};  // a kick() arrived while a pass was in flight
+  std::atomic<bool> kicked{false};  // a kick() waits (a pass was in flight, or one just ran)
+  std::atomic<int64_t> last_start_ns{0};  // steady clock, when the last pass started
+  std::atomic<bool> last_was_kick{false};
   std::mutex idle_mu;
   std::condition_variable idle_cv;
 
@@ -923,23 +925,52 @@ size_t Desktop::queued_inputs() const {
   return pipeline_->inputs.size();
 }
 
+namespace {
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
 bool Desktop::tick() {
   bool expected = false;
   if (!pipeline_->in_flight.compare_exchange_strong(expected, true)) {
     ++pipeline_->skipped;
     return false;
   }
+  pipeline_->kicked = false;  // this pass takes what a deferred kick was for
+  pipeline_->last_start_ns = now_ns();
+  pipeline_->last_was_kick = false;
   pipeline_->ingest_node->try_put(std::make_shared<Pass>());
   return true;
 }
 
+int64_t Desktop::frame_interval_ns() const { return 1'000'000'000LL / std::max(1, fps()); }
+
 void Desktop::kick() {
   // Set first, so a pass finishing between the two steps still sees it.
   pipeline_->kicked = true;
+  // Passes stay about a frame apart (the video detector counts changes per pass): within
+  // half a frame of the last one, the kick waits for the scheduler's tick.
+  const int64_t now = now_ns();
+  if (now - pipeline_->last_start_ns.load() < frame_interval_ns() / 2) return;
   bool expected = false;
   if (!pipeline_->in_flight.compare_exchange_strong(expected, true)) return;
   pipeline_->kicked = false;
+  pipeline_->last_start_ns = now;
+  pipeline_->last_was_kick = true;
   pipeline_->ingest_node->try_put(std::make_shared<Pass>());
+}
+
+bool Desktop::scheduled_tick() {
+  // A kicked pass ran lately and nothing waits: this tick would only split the next frame
+  // over two passes.
+  if (pipeline_->last_was_kick && !pipeline_->kicked &&
+      now_ns() - pipeline_->last_start_ns.load() < frame_interval_ns() * 3 / 4) {
+    return false;
+  }
+  return tick();
 }
 
 void Desktop::wait_idle() {

@@ -29,7 +29,7 @@ void Engine::run() {
     const auto now = clock::now();
     for (size_t i = 0; i < desktops_.size(); ++i) {
       if (now < next[i]) continue;
-      desktops_[i]->tick();
+      desktops_[i]->scheduled_tick();
       const auto period = std::chrono::nanoseconds(1'000'000'000LL / std::max(1, desktops_[i]->fps()));
       next[i] += period;
       if (next[i] < now) next[i] = now + period;  // fell behind: don't try to catch up

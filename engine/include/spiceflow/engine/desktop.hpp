@@ -233,9 +233,13 @@ class Desktop {
   /// previous pass is still in flight (the tick is skipped: frames drop, queues do not grow).
   bool tick();
   /// Runs a pass now because the source has new commands (e.g. the drop-in's QXL worker
-  /// queued a batch): at once when none is in flight, else right after the current one,
-  /// instead of at the next scheduler tick (up to 1/fps later). Thread-safe.
+  /// queued a batch): at once when none is in flight and the last began at least half a
+  /// frame ago; else right after the current one or at the next scheduler tick, instead of
+  /// always at the next tick (up to 1/fps later). Thread-safe.
   void kick();
+  /// The Engine scheduler's tick: tick(), unless a kicked pass started less than 3/4 of a
+  /// frame ago and no kick waits (passes of a kicked desktop stay about a frame apart).
+  bool scheduled_tick();
   /// Waits until no pass is in flight.
   void wait_idle();
   /// Runs `fn` with the current pixels of raster surface `id` (at least `area` current)
@@ -257,6 +261,7 @@ class Desktop {
   Stats stats() const;
 
  private:
+  int64_t frame_interval_ns() const;
   Desktop(int index, DesktopOptions opts);
   struct Pipeline;
 
