@@ -171,6 +171,7 @@ void QxlWorker::run() {
     RingState ring = RingState::idle;
     if (running) ring = process_rings();
     push_outbox();
+    kick_if_idle(ring);
     lock.lock();
     if (quit_ || !tasks_.empty() || wakeup_) continue;
     if (ring == RingState::more) continue;
@@ -325,13 +326,19 @@ void QxlWorker::push_outbox() {
     outbox_.clear();  // a device that is not shown: its commands were parsed and released
     return;
   }
-  bool pushed = false;
   while (!outbox_.empty() && source_->try_push(outbox_.front().first, outbox_.front().second)) {
     outbox_.pop_front();
-    pushed = true;
+    unkicked_ = true;
   }
-  // Drawn now, not at the next 30 Hz tick: what the guest drew reaches clients sooner.
-  if (pushed && desktop_) desktop_->kick();
+}
+
+void QxlWorker::kick_if_idle(RingState ring) {
+  // Drawn once the guest has stopped drawing (its ring ran dry: the end of a frame, most
+  // likely), not at the next 30 Hz tick: what it drew reaches clients sooner, and a frame
+  // made of several batches is not split over passes.
+  if (ring != RingState::idle || !unkicked_ || !outbox_.empty() || !desktop_) return;
+  unkicked_ = false;
+  desktop_->kick();
 }
 
 void QxlWorker::drain_display_ring() {

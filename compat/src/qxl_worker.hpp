@@ -128,6 +128,7 @@ class QxlWorker {
   void release(const QXLReleaseInfoExt& info);
   void flush_batch();
   void push_outbox();
+  void kick_if_idle(RingState ring);
   /// Fetches and parses every command in the display ring now (while running).
   void drain_display_ring();
   /// Hands everything pending (the ring included) to the pipeline and waits until it is
@@ -145,6 +146,7 @@ class QxlWorker {
   QXLInstance* qin_;
   QxlSource* source_;
   engine::Desktop* desktop_;
+  bool unkicked_ = false;  // batches pushed since the last kick (worker thread only)
   QXLState* state_ = nullptr;  // what qin_->st points at (owned here)
 
   std::mutex mu_;
