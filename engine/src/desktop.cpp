@@ -933,17 +933,20 @@ int64_t now_ns() {
 }
 }  // namespace
 
-bool Desktop::tick() {
+bool Desktop::start_pass(bool by_kick) {
   bool expected = false;
-  if (!pipeline_->in_flight.compare_exchange_strong(expected, true)) {
-    ++pipeline_->skipped;
-    return false;
-  }
+  if (!pipeline_->in_flight.compare_exchange_strong(expected, true)) return false;
   pipeline_->kicked = false;  // this pass takes what a deferred kick was for
   pipeline_->last_start_ns = now_ns();
-  pipeline_->last_was_kick = false;
+  pipeline_->last_was_kick = by_kick;
   pipeline_->ingest_node->try_put(std::make_shared<Pass>());
   return true;
+}
+
+bool Desktop::tick() {
+  if (start_pass(false)) return true;
+  ++pipeline_->skipped;
+  return false;
 }
 
 int64_t Desktop::frame_interval_ns() const { return 1'000'000'000LL / std::max(1, fps()); }
@@ -953,14 +956,8 @@ void Desktop::kick() {
   pipeline_->kicked = true;
   // Passes stay about a frame apart (the video detector counts changes per pass): within
   // half a frame of the last one, the kick waits for the scheduler's tick.
-  const int64_t now = now_ns();
-  if (now - pipeline_->last_start_ns.load() < frame_interval_ns() / 2) return;
-  bool expected = false;
-  if (!pipeline_->in_flight.compare_exchange_strong(expected, true)) return;
-  pipeline_->kicked = false;
-  pipeline_->last_start_ns = now;
-  pipeline_->last_was_kick = true;
-  pipeline_->ingest_node->try_put(std::make_shared<Pass>());
+  if (now_ns() - pipeline_->last_start_ns.load() < frame_interval_ns() / 2) return;
+  start_pass(true);
 }
 
 bool Desktop::scheduled_tick() {

@@ -262,6 +262,8 @@ class Desktop {
 
  private:
   int64_t frame_interval_ns() const;
+  /// Starts a pass unless one is in flight (then false); `by_kick`: kick() asked for it.
+  bool start_pass(bool by_kick);
   Desktop(int index, DesktopOptions opts);
   struct Pipeline;
 
